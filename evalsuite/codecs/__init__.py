@@ -1,0 +1,71 @@
+"""Codec registry: names -> classes. A plain dict; modules are imported lazily so a missing
+optional library only affects the codec that needs it."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
+
+# name -> "module:Class"
+_REGISTRY: dict[str, str] = {
+    "soundstream": "evalsuite.codecs.soundstream:SoundStreamCodec",
+    "opus": "evalsuite.codecs.opus:OpusCodec",
+    "evs": "evalsuite.codecs.evs:EVSCodec",
+    "codec2": "evalsuite.codecs.codec2:Codec2Codec",
+    "reference": "evalsuite.codecs.anchors:HiddenReference",
+    "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
+    "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
+}
+
+
+def codec_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def codec_class(name: str) -> type[Codec]:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown codec {name!r}; known: {', '.join(_REGISTRY)}")
+    mod, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def get_codec(name: str, **opts: Any) -> Codec:
+    cls = codec_class(name)
+    ok, why = cls.availability()
+    if not ok:
+        raise CodecUnavailable(f"codec {name!r} unavailable: {why}")
+    return cls(**opts)
+
+
+@dataclass(frozen=True)
+class CodecListing:
+    name: str
+    available: bool
+    reason: str
+    sample_rate: int | None
+    bitrates: str
+    description: str
+
+
+def list_codecs() -> list[CodecListing]:
+    out = []
+    for name in _REGISTRY:
+        try:
+            cls = codec_class(name)
+            ok, why = cls.availability()
+            rate, rates = None, ""
+            if ok:
+                c = cls()
+                rate, rates = c.sample_rate, c.bitrates().describe()
+            out.append(CodecListing(name, ok, why, rate, rates, cls.description))
+        except Exception as e:  # a broken adapter must not hide the others
+            out.append(CodecListing(name, False, f"{type(e).__name__}: {e}", None, "", ""))
+    return out
+
+
+__all__ = [
+    "BitrateSupport", "Codec", "CodecUnavailable", "Encoded", "UnsupportedBitrate",
+    "codec_names", "codec_class", "get_codec", "list_codecs", "CodecListing",
+]

@@ -1,0 +1,40 @@
+"""Metric registry: names -> classes, imported lazily."""
+from __future__ import annotations
+
+import importlib
+
+from .base import Metric, MetricInfo, MetricUnavailable
+
+_REGISTRY: dict[str, str] = {
+    "pesq_wb": "evalsuite.metrics.pesq:PesqWideband",
+    "pesq_nb": "evalsuite.metrics.pesq:PesqNarrowband",
+    "stoi": "evalsuite.metrics.stoi:Stoi",
+    "estoi": "evalsuite.metrics.stoi:ExtendedStoi",
+    "visqol": "evalsuite.metrics.visqol:Visqol",
+    "si_sdr": "evalsuite.metrics.spectral:SiSdr",
+    "mel_distance": "evalsuite.metrics.spectral:MultiResolutionMelDistance",
+    "lsd": "evalsuite.metrics.spectral:LogSpectralDistance",
+    "dnsmos": "evalsuite.metrics.dnsmos:Dnsmos",
+}
+
+
+def metric_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def metric_class(name: str) -> type[Metric]:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)}")
+    mod, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def get_metric(name: str) -> Metric:
+    cls = metric_class(name)
+    ok, why = cls.availability()
+    if not ok:
+        raise MetricUnavailable(f"metric {name!r} unavailable: {why}")
+    return cls()
+
+
+__all__ = ["Metric", "MetricInfo", "MetricUnavailable", "metric_names", "metric_class", "get_metric"]
