@@ -22,7 +22,6 @@ def metrics():
     return {"audio": VisqolAudio(), "speech-exponential": VisqolSpeech(mapping="exponential")}
 
 
-@pytest.mark.slow
 def test_conformance(data_dir, metrics):
     results = []
     for row in _rows(data_dir):
