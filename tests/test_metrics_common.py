@@ -1,6 +1,8 @@
 """Contract tests over every metric in the registry: metadata, availability, clear errors."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,15 @@ def test_bad_reference_raises_clearly(name):
         metric.score(None, deg, RATE)
     with pytest.raises(AudioError, match="differ in length"):
         metric.score(deg[:-10], deg, RATE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickles_after_use_and_scores_the_same(name):
+    # the runner may ship metric instances to spawn workers
+    metric = get_metric(name)
+    ref = _speechlike(seconds=3.0)
+    deg = (ref + 0.01 * np.random.default_rng(1).standard_normal(ref.size)).astype(np.float32)
+    r = ref if metric.info.needs_reference else None
+    first = metric.score(r, deg, RATE)
+    copy = pickle.loads(pickle.dumps(metric))
+    assert copy.score(r, deg, RATE) == first

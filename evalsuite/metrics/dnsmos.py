@@ -52,6 +52,10 @@ class Dnsmos(Metric):
         self.threads = int(threads)
         self._model: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # ONNX sessions do not pickle; a copy sent to a worker reloads them lazily
+        return {**self.__dict__, "_model": None}
+
     @classmethod
     def availability(cls) -> tuple[bool, str]:
         try:

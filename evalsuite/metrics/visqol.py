@@ -62,6 +62,10 @@ class _Visqol(Metric):
     def __init__(self) -> None:
         self._api: Any = None  # created on first use: loading the SVR/TFLite model costs time
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the ViSQOL objects (libsvm/TFLite handles) do not pickle; a copy rebuilds them lazily
+        return {**self.__dict__, "_api": None}
+
     def _create_kwargs(self) -> dict[str, Any]:
         return {"mode": self._mode}
 
