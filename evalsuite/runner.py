@@ -300,18 +300,43 @@ def local_executor(jobs: int) -> Executor:
 
 
 def execute(units: list[Unit], make_executor: Callable[[], Executor], on_result: Callable[[Unit, UnitResult], None],
-            progress: bool = True, max_restarts: int = 3) -> None:
-    """Run units; a dead worker pool is restarted and unfinished units resubmitted."""
+            progress: bool = True, isolate_after: int = 2) -> None:
+    """Run units and hand each result to ``on_result`` as it finishes.
+
+    A worker process that dies (SIGKILL, segfault in a codec library) breaks a local pool and
+    loses every unfinished unit. The pool is restarted and those units resubmitted; a unit that
+    was unfinished at ``isolate_after`` breaks is then run alone in a fresh one-worker pool, so
+    the unit that kills its worker is identified exactly and marked, and no other unit is blamed.
+    """
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     from tqdm import tqdm
 
     pending = {u.key: u for u in units}
+    breaks: dict[tuple, int] = {}
     bar = tqdm(total=len(units), desc="run", unit="unit", disable=not progress, file=sys.stderr)
-    restarts = 0
+
+    def finish(u: Unit, res: UnitResult) -> None:
+        on_result(u, res)
+        pending.pop(u.key, None)
+        bar.update(1)
+
     while pending:
+        suspects = [u for u in pending.values() if breaks.get(u.key, 0) >= isolate_after]
+        if suspects:
+            for u in suspects:
+                ex = _isolated_pool()  # only local pools break; dask retries lost workers itself
+                try:
+                    finish(u, ex.submit(run_unit, u).result())
+                except BrokenProcessPool:
+                    finish(u, UnitResult(status_rows(u, L.CODEC_ERROR, "the worker process died on this unit "
+                                                     "(killed or crashed) every time it was run")))
+                finally:
+                    _shutdown(ex)
+            continue
         ex = make_executor()
+        futs: dict[Future, Unit] = {}
         try:
             futs = {ex.submit(run_unit, u): u for u in pending.values()}
             for f in as_completed(futs):
@@ -322,19 +347,21 @@ def execute(units: list[Unit], make_executor: Callable[[], Executor], on_result:
                     raise
                 except Exception as e:  # a lost worker (dask KilledWorker) or a bug: record it, keep going
                     res = UnitResult(status_rows(u, L.CODEC_ERROR, f"worker failed: {type(e).__name__}: {e}"))
-                on_result(u, res)
-                pending.pop(u.key, None)
-                bar.update(1)
+                finish(u, res)
         except BrokenProcessPool:
-            restarts += 1
-            if restarts > max_restarts:
-                for u in list(pending.values()):
-                    on_result(u, UnitResult(status_rows(u, L.CODEC_ERROR, "worker process died repeatedly")))
-                    pending.pop(u.key)
-                    bar.update(1)
+            for f, u in futs.items():
+                if u.key in pending:
+                    breaks[u.key] = breaks.get(u.key, 0) + 1
         finally:
             _shutdown(ex)
     bar.close()
+
+
+def _isolated_pool() -> Executor:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=_init_worker)
 
 
 def _shutdown(ex: Executor) -> None:
