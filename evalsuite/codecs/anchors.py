@@ -62,7 +62,7 @@ class _Anchor(Codec):
         return s
 
     def resolve_kbps(self, kbps: float) -> tuple[float, str]:
-        return math.nan, f"{self.name} is an anchor: bitrate not applicable"
+        return math.nan, ""  # anchors have no bitrate; the runner records NaN
 
     def process(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float32).copy()
@@ -70,7 +70,7 @@ class _Anchor(Codec):
     def encode(self, audio: np.ndarray, kbps: float) -> Encoded:
         x = np.asarray(audio, dtype=np.float32)
         return AnchorEncoded(packets=[], num_samples=len(x), sample_rate=self.sample_rate, kbps_used=math.nan,
-                             info={"cutoff_hz": self.cutoff_hz if self.cutoff_hz else math.nan},
+                             info={"cutoff_hz": self.cutoff_hz} if self.cutoff_hz else {},
                              audio=self.process(x))
 
     def decode(self, encoded: Encoded) -> np.ndarray:
