@@ -81,6 +81,7 @@ def streamlit_command(test_dir: Path, port: int, host: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.port", str(port), "--server.address", host, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal",
             "--", "--test", str(Path(test_dir).resolve())]
 
 

@@ -135,6 +135,7 @@
       for (const id of ["ls", "le"]) $(id).max = duration;
       status("stopped", "");
       setLoop(0, duration);
+      setHeight();
     } catch (e) {
       status("error", "could not load audio: " + e.message);
     }
@@ -153,6 +154,7 @@
     const args = ev.data.args || {};
     if (args.trial_key !== trialKey) { trialKey = args.trial_key; load(args); }
   });
+  window.addEventListener("resize", setHeight);
   send("streamlit:componentReady", { apiVersion: 1 });
   setHeight();
   requestAnimationFrame(tick);
