@@ -179,7 +179,9 @@ def _moved(prefix: str, letter: str) -> None:
 
 
 def rating_ui(cfg: TestConfig, test_dir: Path, t: Trial, lid: str, prefix: str) -> tuple[dict, dict, dict]:
-    """Player + one slider per condition. Returns (scores, moved, labels) keyed by condition id."""
+    """Player + one slider per condition. Returns (scores, moved, labels) keyed by condition id.
+    ``lid`` seeds the letter order (the training page passes a variant of the listener ID, so the
+    practice trial does not reveal the letters of the same item in the test)."""
     letters = condition_letters(t, cfg.seed, lid)
     signals = [Signal("ref", "Reference", safe_path(test_dir, t.reference))]
     signals += [Signal(L, L, safe_path(test_dir, t.condition(c).path)) for L, c in letters.items()]
@@ -206,7 +208,7 @@ def training_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str,
             "reference (rate it 100) and try the loop region. In the test, **Next** is enabled once every "
             "slider has been moved and at least one signal is rated 100.")
     t = cfg.trial(cfg.training_trial or cfg.trials[0].id)
-    scores, moved, _ = rating_ui(cfg, test_dir, t, lid, prefix="training")
+    scores, moved, _ = rating_ui(cfg, test_dir, t, f"{lid}#training", prefix="training")
     for p in submit_problems(scores, moved):
         st.caption(f"In the test: {p}")
     if st.button("Finish training and start the test", type="primary"):
