@@ -129,6 +129,8 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
     if not 0 < opts.max_clip_s <= MAX_CLIP_S:
         raise ConfigError(f"--max-clip-s must be in (0, {MAX_CLIP_S:g}] (BS.1534-3 recommends at most 12 s)")
     items = _read_items(run)
+    if "error" in items.columns:  # items the runner could not prepare
+        items = items[items["error"].isna() | (items["error"].astype(str).str.strip() == "")]
     if opts.items:
         unknown = sorted(set(opts.items) - set(items["item"].astype(str)))
         if unknown:
@@ -140,6 +142,7 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
         raise ConfigError(f"{run.items_csv} lists no items")
     category = dict(zip(items["item"].astype(str), items["category"].astype(str)))
 
+    conds, dropped = _available_conditions(run, chosen, conds)
     missing = []
     for item in chosen:
         for p in [run.reference_audio(item)] + [run.decoded_audio(c, k, item) for c, k in conds]:
@@ -169,11 +172,28 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
             "anchors: zero-phase 8th-order Butterworth low-pass of the clipped reference at 3.5 and 7 kHz",
             f"clips: cut at {opts.clip_start_s:g} s, at most {opts.max_clip_s:g} s, 10 ms fades",
             "loudness: every signal of a trial gain-matched to one BS.1770 integrated loudness",
-        ],
+        ] + [f"left out {c}: no decoded audio for any chosen item in the run (unsupported bitrate?)" for c in dropped],
     )
     validate_config(cfg, out_dir, check_audio=True)
     save_config(cfg, out_dir)
     return cfg
+
+
+def _available_conditions(run: RunLayout, items: list[str], conds: list[tuple[str, float]]):
+    """Drop (codec, kbps) pairs the run has no audio for at all, e.g. 12 kbps for SoundStream,
+    whose range ends at 9.2 kbps (the runner marks those 'unsupported'). A pair present for some
+    items only is kept, and the caller reports the missing files: trials must be comparable."""
+    keep, dropped = [], []
+    for codec, kbps in conds:
+        if any(run.decoded_audio(codec, kbps, i).is_file() for i in items):
+            keep.append((codec, kbps))
+        else:
+            dropped.append(condition_id(codec, kbps))
+    if not keep:
+        raise ConfigError(
+            f"the run {run.root} has no decoded audio for any of {', '.join(dropped)}; "
+            "check the codec/bitrate names, or re-run `evalsuite run` with them")
+    return keep, dropped
 
 
 def _build_trial(run: RunLayout, out_dir: Path, tid: str, item: str, category: str,

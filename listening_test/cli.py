@@ -70,6 +70,9 @@ def _build(a) -> int:
     cfg = build_test(a.run_dir, a.out, BuildOptions(
         codecs=a.codecs, kbps=a.kbps, n_items=a.items, items=a.item_names, max_clip_s=a.max_clip_s,
         clip_start_s=a.clip_start, loudness_lufs=a.lufs, seed=a.seed, name=a.name, overwrite=a.overwrite))
+    for note in cfg.notes:
+        if note.startswith("left out"):
+            print(f"note: {note}", file=sys.stderr)
     n_sig = len(cfg.trials[0].conditions)
     cats = sorted({t.category for t in cfg.trials})
     print(f"built {a.out}: {len(cfg.trials)} trials x {n_sig} signals ({', '.join(cats)}); "

@@ -75,7 +75,7 @@ def test_too_many_signals(tmp_path, mushra_run):
 
 
 def test_missing_audio_is_clear(tmp_path, mushra_run):
-    with pytest.raises(ConfigError, match=r"lacks .*audio/soundstream/3/"):
+    with pytest.raises(ConfigError, match=r"no decoded audio for any of soundstream@3"):
         build_test(mushra_run.root, tmp_path / "t", BuildOptions(codecs=["soundstream"], kbps=[3], n_items=1))
     with pytest.raises(ConfigError, match="not an evalsuite run"):
         build_test(tmp_path, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6]))
@@ -117,3 +117,21 @@ def test_safe_path(tmp_path):
     (tmp_path / "link").symlink_to("/etc")
     with pytest.raises(ConfigError):
         safe_path(tmp_path, "link/passwd")
+
+
+def test_unsupported_bitrate_left_out(tmp_path, mushra_run):
+    """A bitrate the run has no audio for at all (e.g. SoundStream at 12 kbps) is left out with a
+    note instead of failing the whole build; a codec with no audio at any bitrate still fails."""
+    cfg = build_test(mushra_run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 24], n_items=2))
+    assert {c.id for c in cfg.trials[0].conditions} == {"reference", "anchor_lp35", "anchor_lp70", "opus@6"}
+    assert any("left out opus@24" in n for n in cfg.notes)
+    with pytest.raises(ConfigError, match="no decoded audio for any"):
+        build_test(mushra_run.root, tmp_path / "u", BuildOptions(codecs=["nosuch"], kbps=[6], n_items=2))
+
+
+def test_partly_missing_condition_is_an_error(tmp_path, data_dir):
+    items = {"robin": ("general/robin.ogg", "general"), "castanets48": ("music/castanets48_stereo.wav", "music")}
+    run = make_run(tmp_path / "run", data_dir, items=items, seconds=1.0)
+    run.decoded_audio("opus", 12, "robin").unlink()
+    with pytest.raises(ConfigError, match=r"lacks 1 audio file.*audio/opus/12/robin.wav"):
+        build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=2))
