@@ -208,8 +208,8 @@ def training_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str,
             "reference (rate it 100) and try the loop region. In the test, **Next** is enabled once every "
             "slider has been moved and at least one signal is rated 100.")
     t = cfg.trial(cfg.training_trial or cfg.trials[0].id)
-    scores, moved, _ = rating_ui(cfg, test_dir, t, f"{lid}#training", prefix="training")
-    for p in submit_problems(scores, moved):
+    scores, moved, labels = rating_ui(cfg, test_dir, t, f"{lid}#training", prefix="training")
+    for p in submit_problems(scores, moved, labels):
         st.caption(f"In the test: {p}")
     if st.button("Finish training and start the test", type="primary"):
         store.training_done(lid, tok)
@@ -226,7 +226,7 @@ def _current(cfg: TestConfig, t: Trial, lid: str, prefix: str) -> tuple[dict, di
 
 def _submit(cfg: TestConfig, store: RatingStore, lid: str, tok: str, tid: str, pos: int) -> None:
     scores, moved, labels = _current(cfg, cfg.trial(tid), lid, f"trial.{tid}")
-    problems = submit_problems(scores, moved)
+    problems = submit_problems(scores, moved, labels)
     if problems:  # also enforced here, not only by the disabled button
         _flash("; ".join(problems), "warning")
         return
@@ -248,7 +248,7 @@ def trial_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str, to
     ss.setdefault(f"started.{tid}", _now())
     t = cfg.trial(tid)
     scores, moved, labels = rating_ui(cfg, test_dir, t, lid, prefix=f"trial.{tid}")
-    problems = submit_problems(scores, moved)
+    problems = submit_problems(scores, moved, labels)
     for p in problems:
         st.caption(f"To continue: {p}")
     st.button("Next", type="primary", disabled=bool(problems), key=f"next.{tid}",

@@ -42,12 +42,14 @@ def next_trial(order: list[str], completed: set[str] | frozenset[str]) -> tuple[
     return None
 
 
-def submit_problems(scores: dict[str, float], moved: dict[str, bool]) -> list[str]:
+def submit_problems(scores: dict[str, float], moved: dict[str, bool], labels: dict[str, str] | None = None) -> list[str]:
     """Why 'Next' is not allowed yet (empty list: allowed). Every slider must have been moved
     (a rating is a decision, not the default), and at least one signal rated 100: the hidden
-    reference is among them and should be found (BS.1534-3 §5.3)."""
+    reference is among them and should be found (BS.1534-3 §5.3). Signals are named by
+    ``labels[key]`` (the letters the listener sees: never reveal condition ids)."""
     problems = []
-    untouched = sorted(k for k in scores if not moved.get(k, False))
+    name = (lambda k: labels[k]) if labels is not None else (lambda k: k)
+    untouched = sorted(name(k) for k in scores if not moved.get(k, False))
     if untouched:
         problems.append("rate every signal (move each slider): " + ", ".join(untouched))
     if not any(float(s) >= 100.0 for s in scores.values()):

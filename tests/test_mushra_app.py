@@ -2,6 +2,7 @@
 storage of a trial, resume through the personal link, admin view."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,11 @@ def test_full_flow_rules_and_resume(app_env):
         sliders_of(at, tid)[L].set_value(score).run()
         if i < 4:
             assert button(at, "Next").disabled
+            # the hint names the untouched signals by letter only: condition ids stay hidden
+            hint = next(c.value for c in at.caption if "move each slider" in c.value)
+            assert re.search(r"move each slider\): [A-E](, [A-E])*$", hint), hint
+        shown = " ".join(e.value for e in list(at.caption) + list(at.markdown))
+        assert not any(cid in shown for cid in ("opus", "anchor", "lp35", "lp70")), shown
     # all moved but none at 100: still not allowed (AppTest, like a browser, cannot click it)
     assert button(at, "Next").disabled
     assert any("at least one signal 100" in c.value for c in at.caption)

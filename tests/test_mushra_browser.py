@@ -251,4 +251,10 @@ def _save_screenshot(d, path: Path) -> None:
     d.set_window_size(1000, min(2000, int(h) + 40))
     time.sleep(0.8)
     d.save_screenshot(str(path))
-    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
+    import numpy as np
+
+    img = Image.open(path).convert("RGB")
+    rows = np.flatnonzero((np.asarray(img.convert("L")) < 250).any(axis=1))
+    if len(rows):  # trim the empty page below the content
+        img = img.crop((0, 0, img.width, min(img.height, int(rows[-1]) + 40)))
+    img.quantize(colors=64).save(path, optimize=True)
