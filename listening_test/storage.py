@@ -52,8 +52,8 @@ ratings = sa.Table(
 )
 
 
-class StorageError(RuntimeError):
-    pass
+class StorageError(ValueError):
+    """A ratings database that cannot be used (shown to users as one line)."""
 
 
 class AuthError(StorageError):
@@ -103,7 +103,12 @@ def make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    try:
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (ImportError, sa.exc.NoSuchModuleError, sa.exc.ArgumentError) as e:
+        raise StorageError(
+            f"cannot use database URL {url!r}: {e} (PostgreSQL needs a driver, e.g. `pip install psycopg` "
+            "and a URL like postgresql+psycopg://user:password@host/dbname)") from e
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,17 @@ def test_concurrent_listeners_lose_nothing(tmp_path, n_listeners):
         for k in range(4):
             got = mine[mine["trial_id"] == f"t{k:02d}"].set_index("condition")["score"].to_dict()
             assert got == scores(int(lid[1:]) + k)
+
+
+def test_other_database_url(tmp_path):
+    """Any SQLAlchemy URL: here a second SQLite file; an unknown driver is a clear error."""
+    from listening_test.storage import StorageError
+
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    store = RatingStore(url)
+    tok = store.create_listener("x")
+    store.submit_trial("x", tok, "t01", scores(50), LABELS, 0, 1.0)
+    store.dispose()
+    assert len(RatingStore(url).ratings_frame()) == 5 and not (tmp_path / "ratings.sqlite").exists()
+    with pytest.raises(StorageError, match="psycopg"):
+        RatingStore("postgresql+nosuchdriver://u:p@127.0.0.1/db")
