@@ -1,4 +1,4 @@
-"""The Web Audio player component (static HTML/JS in ``player/``, no build step).
+"""The Web Audio player component (static HTML/JS in ``player_web/``, no build step).
 
 Audio reaches the browser through Streamlit's media file manager (the same mechanism as
 ``st.audio``): each WAV gets a URL under ``/media/``. The file name given to the manager is an
@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-_COMPONENT = components.declare_component("mushra_player", path=str(Path(__file__).with_name("player")))
+_COMPONENT = components.declare_component("mushra_player", path=str(Path(__file__).with_name("player_web")))
 
 
 @dataclass(frozen=True)
