@@ -126,3 +126,45 @@ def test_other_database_url(tmp_path):
     assert len(RatingStore(url).ratings_frame()) == 5 and not (tmp_path / "ratings.sqlite").exists()
     with pytest.raises(StorageError, match="psycopg"):
         RatingStore("postgresql+nosuchdriver://u:p@127.0.0.1/db")
+
+
+def _process_worker(args) -> int:
+    """One 'server process': 5 listeners submitting 4 trials each from threads."""
+    db_dir, listeners = args
+    store = RatingStore.for_test(db_dir)
+    errors = []
+
+    def go(lid, tok):
+        try:
+            for k in range(4):
+                store.submit_trial(lid, tok, f"t{k:02d}", scores(int(lid[1:]) + k), LABELS, k, 2.0)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=go, args=lt) for lt in listeners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.dispose()
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    return len(listeners)
+
+
+def test_concurrent_processes_lose_nothing(tmp_path):
+    """20 listeners spread over 4 processes (separate SQLite connections and file locks)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    setup = RatingStore.for_test(tmp_path)
+    tokens = [(f"P{i:02d}", setup.create_listener(f"P{i:02d}")) for i in range(20)]
+    setup.dispose()
+    chunks = [(tmp_path, tokens[i::4]) for i in range(4)]
+    with ProcessPoolExecutor(4, mp_context=mp.get_context("spawn")) as ex:
+        assert sum(ex.map(_process_worker, chunks)) == 20
+    df = RatingStore.for_test(tmp_path).ratings_frame()
+    assert len(df) == 20 * 4 * len(CONDS)
+    for lid, _ in tokens:
+        got = df[(df["listener_id"] == lid) & (df["trial_id"] == "t03")].set_index("condition")["score"].to_dict()
+        assert got == scores(int(lid[1:]) + 3)
