@@ -34,14 +34,14 @@ ss = st.session_state
 
 
 # -- resources -------------------------------------------------------------------------------------
-def _test_dir() -> Path:
+def _test_dir() -> Path | None:
     argv = sys.argv[1:]
     if "--test" in argv and argv.index("--test") + 1 < len(argv):
         return Path(argv[argv.index("--test") + 1])
     if os.environ.get(ENV_TEST_DIR):
         return Path(os.environ[ENV_TEST_DIR])
     st.error(f"No test folder given: start with `evalsuite mushra serve <test>` (or set ${ENV_TEST_DIR}).")
-    st.stop()
+    return None
 
 
 @st.cache_resource(show_spinner=False)
@@ -298,6 +298,8 @@ def admin_page(cfg: TestConfig, store: RatingStore) -> None:
 def main() -> None:
     st.set_page_config(page_title="MUSHRA listening test", page_icon="🎧", layout="centered")
     test_dir = _test_dir()
+    if test_dir is None:
+        return
     cfg = _config(str(test_dir), (test_dir / "mushra.yaml").stat().st_mtime if (test_dir / "mushra.yaml").exists() else 0.0)
     store = _store(_db_url(test_dir))
     if "admin" in st.query_params:

@@ -153,16 +153,25 @@ def _process_worker(args) -> int:
 
 
 def test_concurrent_processes_lose_nothing(tmp_path):
-    """20 listeners spread over 4 processes (separate SQLite connections and file locks)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """20 listeners spread over 4 separate Python processes (own SQLite connections and file
+    locks), started together."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
 
     setup = RatingStore.for_test(tmp_path)
     tokens = [(f"P{i:02d}", setup.create_listener(f"P{i:02d}")) for i in range(20)]
     setup.dispose()
-    chunks = [(tmp_path, tokens[i::4]) for i in range(4)]
-    with ProcessPoolExecutor(4, mp_context=mp.get_context("spawn")) as ex:
-        assert sum(ex.map(_process_worker, chunks)) == 20
+    here, root = Path(__file__).parent, Path(__file__).parents[1]
+    code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+            "from test_mushra_storage import _process_worker; "
+            "_process_worker((sys.argv[3], [tuple(x) for x in json.loads(sys.argv[4])]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(here), str(root), str(tmp_path),
+                               json.dumps(tokens[i::4])], stderr=subprocess.PIPE) for i in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
     df = RatingStore.for_test(tmp_path).ratings_frame()
     assert len(df) == 20 * 4 * len(CONDS)
     for lid, _ in tokens:
