@@ -85,7 +85,10 @@ class _Visqol(Metric):
 
 
 class VisqolAudio(_Visqol):
-    """ViSQOL v3 audio mode (48 kHz, SVR mapping); all categories."""
+    """ViSQOL v3 audio mode (48 kHz, SVR mapping) for music and general audio.
+
+    Speech items are scored by ``visqol_speech`` instead, as the ViSQOL v3 paper (Chinen et al.,
+    2020) recommends speech mode for speech; this also halves a default run's ViSQOL time."""
 
     _mode = "audio"
     info = MetricInfo(
@@ -95,6 +98,7 @@ class VisqolAudio(_Visqol):
         higher_is_better=True,
         version=_version("audio mode, bundled libsvm nu-SVR model"),
         mode="audio (48 kHz, SVR)",
+        applies_to=("music", "general"),
         value_range=(1.0, 5.0),
         description="ViSQOL v3 audio-mode MOS-LQO at 48 kHz.",
     )
