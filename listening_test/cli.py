@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -98,7 +97,12 @@ def _serve(a) -> int:
     if not env.get(ENV_ADMIN_TOKEN):
         print(f"note: ${ENV_ADMIN_TOKEN} is not set, the admin view is disabled", file=sys.stderr)
     print(f"serving {cfg.name!r} ({len(cfg.trials)} trials) at http://{a.host}:{a.port}/", file=sys.stderr)
-    return subprocess.call(streamlit_command(a.test_dir, a.port, a.host), env=env)
+    cmd = streamlit_command(a.test_dir, a.port, a.host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # replace this process: stopping `evalsuite mushra serve` then stops the server (no orphan)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
 
 
 def _report(a) -> int:
