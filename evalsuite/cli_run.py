@@ -68,12 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "decoded item with every objective metric, and write results.parquet/.csv, curves.csv, "
                     "plots/ and run.json under runs/<name>/ (or --out). Re-running the same command "
                     "resumes: finished rows are kept and skipped.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--codecs", type=_csv_list, default=DEFAULT_CODECS,
-                   help="comma-separated codec names (see `evalsuite codecs`); the hidden reference and the "
-                        "3.5/7 kHz anchors are always added unless --no-anchors")
-    p.add_argument("--kbps", type=_kbps_list, default=DEFAULT_KBPS, help="requested bitrates in kbps")
+    p.add_argument("--codecs", type=_csv_list, default=",".join(DEFAULT_CODECS),
+                   help="comma-separated codec names (see `evalsuite codecs`; default %(default)s); the hidden "
+                        "reference and the 3.5/7 kHz low-pass anchors are always added unless --no-anchors")
+    p.add_argument("--kbps", type=_kbps_list, default=",".join(f"{k:g}" for k in DEFAULT_KBPS),
+                   help="requested bitrates in kbps (default %(default)s)")
     p.add_argument("--metrics", type=_csv_list, default=None,
                    help="comma-separated metric names (see `evalsuite metrics`); default: all available")
     p.add_argument("--codec-opt", action="append", default=[], metavar="CODEC.KEY=VALUE",
@@ -81,7 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-anchors", action="store_true", help="do not add reference and low-pass anchors")
     p.add_argument("--name", help="run name (default: derived from codecs and bitrates)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>)")
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores, %(default)s)")
+    p.add_argument("--executor", choices=("local", "dask", "dask-local"), default="local",
+                   help="local processes (--jobs), a Dask scheduler (--scheduler), or a Dask LocalCluster (--workers)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address for --executor dask")
+    p.add_argument("--workers", type=int, default=2, help="worker processes for --executor dask-local (default %(default)s)")
+    p.add_argument("--ship-audio", action="store_true",
+                   help="send audio to workers by value (Dask workers without a shared filesystem)")
     p.add_argument("--retry-errors", action="store_true", help="recompute units that ended with an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -133,7 +139,11 @@ def _run(args) -> int:
                     corpus=_corpus_config(args), corpus_spec=args.corpus, data=args.data,
                     jobs=max(1, args.jobs), retry_errors=args.retry_errors)
     out = Path(args.out) if args.out else Path("runs") / (args.name or default_run_name(args.codecs, args.kbps))
-    s = run(cfg, out, progress=not args.no_progress)
+    from .executors import ExecutorConfig, executor_factory
+
+    ex_cfg = ExecutorConfig(kind=args.executor, jobs=max(1, args.jobs), scheduler=args.scheduler, workers=args.workers)
+    with executor_factory(ex_cfg) as factory:
+        s = run(cfg, out, progress=not args.no_progress, make_executor=factory, ship_audio=args.ship_audio)
     print(f"{s.out_dir}: {s.rows} rows ({', '.join(f'{k} {v}' for k, v in sorted(s.status_counts.items()))}); "
           f"{s.units_computed} of {s.units_total} units computed in {s.seconds:.0f} s", file=sys.stderr)
     print(s.out_dir)

@@ -169,7 +169,8 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.ran
 # preparation
 
 
-def _load_mono(src: Source, rate: int) -> tuple[np.ndarray, str]:
+def _load_mono(src: Source) -> tuple[np.ndarray, int, str]:
+    """Mono audio at the file's own rate (segmenting before resampling keeps long files cheap)."""
     x, r = read_audio(src.path)
     notes = []
     if x.ndim == 2 and x.shape[1] > 1:
@@ -178,9 +179,19 @@ def _load_mono(src: Source, rate: int) -> tuple[np.ndarray, str]:
     check_audio(x, r, name=str(src.path.name))
     if clipped_fraction(x) > 0.001:
         notes.append(f"source clipped ({100 * clipped_fraction(x):.2f}% of samples at full scale)")
-    if r != rate:
-        notes.append(f"resampled {r}->{rate} Hz")
-    return resample(x, r, rate), "; ".join(notes)
+    return x, r, "; ".join(notes)
+
+
+def _resample_note(r: int, rate: int) -> str:
+    return f"resampled {r}->{rate} Hz" if r != rate else ""
+
+
+def _safe_resample(x: np.ndarray, r: int, rate: int) -> np.ndarray:
+    """Resample; a segment too short for the resampler yields an empty array (reported later)."""
+    try:
+        return resample(x, r, rate)
+    except Exception:
+        return np.zeros(0, np.float32)
 
 
 def _item_id(path: Path, k: int, n: int) -> str:
@@ -203,24 +214,27 @@ def prepare(sources: list[Source], cfg: CorpusConfig, out_dir: Path, progress: b
         ):
             continue
         try:
-            x, note = _load_mono(src, cfg.rate)
+            x, r, note = _load_mono(src)
         except AudioError as e:
             iid = _item_id(src.path, 0, 1)
             items.append(Item(iid, src.category, str(src.path), 0.0, 0.0, cfg.rate, float("nan"),
                               src.license, src.source, src.note, "", error=str(e)))
             continue
+        note = "; ".join(n for n in (note, _resample_note(r, cfg.rate)) if n)
+        starts = active_segments(x, r, cfg.max_segment_s, cfg.segments_per_file)
         if src.category == "clean_speech":
-            clean_for_mix.append((src, x))
+            first = x[starts[0]:starts[0] + int(cfg.max_segment_s * r)]
+            clean_for_mix.append((src, _safe_resample(first, r, cfg.rate)))
         if cfg.categories and src.category not in cfg.categories:
             continue
-        starts = active_segments(x, cfg.rate, cfg.max_segment_s, cfg.segments_per_file)
         for k, s0 in enumerate(starts):
-            seg = x[s0:s0 + int(cfg.max_segment_s * cfg.rate)]
-            items.append(_finish_item(_item_id(src.path, k, len(starts)), src, seg, s0 / cfg.rate, note, cfg, out_dir))
+            seg = _safe_resample(x[s0:s0 + int(cfg.max_segment_s * r)], r, cfg.rate)
+            items.append(_finish_item(_item_id(src.path, k, len(starts)), src, seg, s0 / r, note, cfg, out_dir))
     if not cfg.categories or "noisy_speech" in cfg.categories:
         for src in (s for s in sources if s.category == NOISE_CATEGORY):
             try:
-                noises.append((src, _load_mono(src, cfg.rate)[0]))
+                x, r, _ = _load_mono(src)
+                noises.append((src, resample(x, r, cfg.rate)))
             except AudioError:
                 continue
         items.extend(_noisy_mixes(clean_for_mix, noises, cfg, out_dir))
@@ -263,14 +277,12 @@ def _noisy_mixes(clean: list, noises: list, cfg: CorpusConfig, out_dir: Path) ->
         src, x = clean[(k * 3) % len(clean)]
         nsrc, nx = noises[k % len(noises)]
         snr = cfg.noisy_snrs_db[k % len(cfg.noisy_snrs_db)]
-        s0 = active_segments(x, cfg.rate, cfg.max_segment_s, 1)[0]
-        seg = x[s0:s0 + int(cfg.max_segment_s * cfg.rate)]
         rng = np.random.default_rng([cfg.seed, k])
-        mixed = mix_at_snr(seg, nx, snr, rng)
+        mixed = mix_at_snr(x, nx, snr, rng)
         iid = f"{_item_id(src.path, 0, 1)}+{_item_id(nsrc.path, 0, 1)}_{snr:g}dB"
         mix_src = Source(src.path, "noisy_speech", f"{src.license} + noise: {nsrc.license}",
                          f"{src.source} + {nsrc.source}", f"mixed with {nsrc.path.name} at {snr:g} dB SNR")
-        out.append(_finish_item(iid, mix_src, mixed, s0 / cfg.rate, "", cfg, out_dir))
+        out.append(_finish_item(iid, mix_src, mixed, 0.0, "", cfg, out_dir))
     return out
 
 

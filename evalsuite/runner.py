@@ -6,13 +6,14 @@ Workers are spawn processes (one thread each); codecs and metrics are created on
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import sys
 import time
 from concurrent.futures import Executor, Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import layout as L
+from .audio import atomic_write_bytes
 from .corpus import CorpusConfig, Item, Source, default_sources, prepare_cached, user_sources, write_items_csv
 
 DEFAULT_CODECS = ("soundstream", "opus", "codec2", "evs")
@@ -50,6 +52,12 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class UnitResult:
+    rows: list[dict]
+    decoded_wav: bytes | None = None  # returned instead of written when the unit shipped its audio
+
+
+@dataclass(frozen=True)
 class Unit:
     item: str
     category: str
@@ -60,6 +68,8 @@ class Unit:
     ref_path: str
     out_path: str
     audio_rel: str
+    #: the reference as WAV bytes, for workers without the run folder (no shared filesystem)
+    ref_wav: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str, float]:
@@ -112,26 +122,30 @@ def _unit_fields(unit: Unit) -> dict:
     return {"item": unit.item, "category": unit.category, "codec": unit.codec, "requested_kbps": unit.requested_kbps}
 
 
-def run_unit(unit: Unit) -> list[dict]:
+def run_unit(unit: Unit) -> UnitResult:
     """Transcode one item and score it; never raises for codec or metric failures."""
-    from .audio import AudioError, read_audio, write_audio
+    from .audio import AudioError, read_audio, wav_bytes, write_audio
     from .codecs.transcode import transcode
 
     try:
         codec = _codec(unit.codec, unit.codec_opts)
         settings = codec.settings()
     except Exception as e:
-        return status_rows(unit, L.UNAVAILABLE, f"{type(e).__name__}: {e}")
+        return UnitResult(status_rows(unit, L.UNAVAILABLE, f"{type(e).__name__}: {e}"))
     base: dict[str, Any] = {"codec_settings": settings}
+    decoded = None
     try:
-        ref, rate = read_audio(unit.ref_path)
+        ref, rate = read_audio(io.BytesIO(unit.ref_wav) if unit.ref_wav is not None else unit.ref_path)
         t = transcode(codec, ref, rate, unit.requested_kbps)
         deg = t.audio
         if not np.all(np.isfinite(deg)):
             raise AudioError("decoded audio contains NaN/Inf")
-        write_audio(unit.out_path, deg, rate)
+        if unit.ref_wav is not None:
+            decoded = wav_bytes(deg, rate)
+        else:
+            write_audio(unit.out_path, deg, rate)
     except Exception as e:
-        return status_rows(unit, L.CODEC_ERROR, f"{type(e).__name__}: {e}", base)
+        return UnitResult(status_rows(unit, L.CODEC_ERROR, f"{type(e).__name__}: {e}", base))
     base.update(
         kbps_used=t.kbps_used if not codec.is_anchor else float("nan"),
         measured_kbps=t.measured_kbps if not codec.is_anchor else float("nan"),
@@ -154,7 +168,7 @@ def run_unit(unit: Unit) -> list[dict]:
             msg = f"{type(e).__name__}: {e}"
             rows.extend({**fields, "metric": out, "value": float("nan"), "status": L.ERROR, "error": msg}
                         for out in _metric_class_outputs(name))
-    return rows
+    return UnitResult(rows, decoded)
 
 
 def _metric_class_outputs(name: str) -> tuple[str, ...]:
@@ -285,42 +299,76 @@ def local_executor(jobs: int) -> Executor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker)
 
 
-def execute(units: list[Unit], make_executor: Callable[[], Executor], on_rows: Callable[[Unit, list[dict]], None],
-            progress: bool = True, max_restarts: int = 3) -> None:
-    """Run units; a dead worker pool is restarted and unfinished units resubmitted."""
+def execute(units: list[Unit], make_executor: Callable[[], Executor], on_result: Callable[[Unit, UnitResult], None],
+            progress: bool = True, isolate_after: int = 2) -> None:
+    """Run units and hand each result to ``on_result`` as it finishes.
+
+    A worker process that dies (SIGKILL, segfault in a codec library) breaks a local pool and
+    loses every unfinished unit. The pool is restarted and those units resubmitted; a unit that
+    was unfinished at ``isolate_after`` breaks is then run alone in a fresh one-worker pool, so
+    the unit that kills its worker is identified exactly and marked, and no other unit is blamed.
+    """
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     from tqdm import tqdm
 
     pending = {u.key: u for u in units}
+    breaks: dict[tuple, int] = {}
     bar = tqdm(total=len(units), desc="run", unit="unit", disable=not progress, file=sys.stderr)
-    restarts = 0
+
+    def finish(u: Unit, res: UnitResult) -> None:
+        on_result(u, res)
+        pending.pop(u.key, None)
+        bar.update(1)
+
     while pending:
+        suspects = [u for u in pending.values() if breaks.get(u.key, 0) >= isolate_after]
+        if suspects:
+            for u in suspects:
+                ex = _isolated_pool()  # only local pools break; dask retries lost workers itself
+                try:
+                    finish(u, ex.submit(run_unit, u).result())
+                except BrokenProcessPool:
+                    finish(u, UnitResult(status_rows(u, L.CODEC_ERROR, "the worker process died on this unit "
+                                                     "(killed or crashed) every time it was run")))
+                finally:
+                    _shutdown(ex)
+            continue
         ex = make_executor()
+        futs: dict[Future, Unit] = {}
         try:
             futs = {ex.submit(run_unit, u): u for u in pending.values()}
             for f in as_completed(futs):
                 u = futs[f]
                 try:
-                    rows = f.result()
+                    res = f.result()
                 except BrokenProcessPool:
                     raise
-                except Exception as e:  # a bug in the worker path: record it, keep going
-                    rows = status_rows(u, L.CODEC_ERROR, f"worker failed: {type(e).__name__}: {e}")
-                on_rows(u, rows)
-                pending.pop(u.key, None)
-                bar.update(1)
+                except Exception as e:  # a lost worker (dask KilledWorker) or a bug: record it, keep going
+                    res = UnitResult(status_rows(u, L.CODEC_ERROR, f"worker failed: {type(e).__name__}: {e}"))
+                finish(u, res)
         except BrokenProcessPool:
-            restarts += 1
-            if restarts > max_restarts:
-                for u in list(pending.values()):
-                    on_rows(u, status_rows(u, L.CODEC_ERROR, "worker process died repeatedly on this unit"))
-                    pending.pop(u.key)
-                    bar.update(1)
+            for f, u in futs.items():
+                if u.key in pending:
+                    breaks[u.key] = breaks.get(u.key, 0) + 1
         finally:
-            ex.shutdown(wait=True, cancel_futures=True)
+            _shutdown(ex)
     bar.close()
+
+
+def _isolated_pool() -> Executor:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+
+
+def _shutdown(ex: Executor) -> None:
+    try:
+        ex.shutdown(wait=True, cancel_futures=True)
+    except TypeError:  # executors without cancel_futures (dask's ClientExecutor)
+        ex.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,7 +428,9 @@ class RunSummary:
 
 
 def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True,
-        make_executor: Callable[[], Executor] | None = None) -> RunSummary:
+        make_executor: Callable[[], Executor] | None = None, ship_audio: bool = False) -> RunSummary:
+    """Run (or resume) the grid into ``out_dir``. ``make_executor`` defaults to local processes;
+    ``ship_audio`` sends audio by value to workers that cannot see ``out_dir``."""
     t0 = time.time()
     run_l = L.RunLayout(Path(out_dir).resolve())
     run_l.root.mkdir(parents=True, exist_ok=True)
@@ -424,8 +474,16 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True,
             if key not in done:
                 store.write_unit(rows)
         todo = [u for u in units if u.key not in done]
-        execute(todo, make_executor or (lambda: local_executor(cfg.jobs)),
-                lambda u, rows: store.write_unit(rows), progress=progress)
+        if ship_audio:
+            refs = {u.ref_path: Path(u.ref_path).read_bytes() for u in todo}
+            todo = [replace(u, ref_wav=refs[u.ref_path]) for u in todo]
+
+        def on_result(u: Unit, res: UnitResult) -> None:
+            if res.decoded_wav is not None:  # audio came back by value: store it like a local worker would
+                atomic_write_bytes(Path(u.out_path), res.decoded_wav)
+            store.write_unit(res.rows)
+
+        execute(todo, make_executor or (lambda: local_executor(cfg.jobs)), on_result, progress=progress)
         df = store.dataframe()
 
     from .export import export_all

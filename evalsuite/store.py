@@ -77,7 +77,8 @@ class ResultStore:
                 out[c] = json.dumps(out[c], sort_keys=True, default=str)
         if out["higher_is_better"] is not None:
             out["higher_is_better"] = int(bool(out["higher_is_better"]))
-        out["requested_kbps"] = float(out["requested_kbps"])
+        if out["requested_kbps"] is not None:  # NULL is rejected by the table (NOT NULL)
+            out["requested_kbps"] = float(out["requested_kbps"])
         return out
 
 

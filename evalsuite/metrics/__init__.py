@@ -23,10 +23,15 @@ def metric_names() -> list[str]:
 
 
 def metric_class(name: str) -> type[Metric]:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)}")
-    mod, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(mod), cls)
+    """A registered name, or ``package.module:Class`` for your own Metric subclass."""
+    spec = _REGISTRY.get(name) or (name if ":" in name else None)
+    if spec is None:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)} (or package.module:Class)")
+    mod, cls = spec.split(":")
+    obj = getattr(importlib.import_module(mod), cls)
+    if not (isinstance(obj, type) and issubclass(obj, Metric)):
+        raise KeyError(f"{name!r} is not a Metric subclass")
+    return obj
 
 
 def get_metric(name: str) -> Metric:
