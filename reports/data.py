@@ -37,8 +37,13 @@ class RunData:
         return sorted(self.ok["metric"].unique())
 
     def codecs(self) -> list[str]:
-        """Codecs with a bitrate curve (anchors excluded), in order of first appearance."""
-        return [c for c in dict.fromkeys(self.results["codec"]) if c not in ANCHORS]
+        """Codecs with a bitrate curve (anchors excluded): in the run configuration's order
+        (the codec under test first, as the user listed it), then any others."""
+        cfg = self.meta.get("config") if isinstance(self.meta.get("config"), dict) else {}
+        present = set(self.results["codec"])
+        first = [c for c in (cfg.get("codecs") or []) if c in present]
+        rest = [c for c in dict.fromkeys(self.results["codec"]) if c not in first]
+        return [c for c in first + rest if c not in ANCHORS]
 
     def directions(self) -> dict[str, bool]:
         """metric -> higher_is_better (True when unknown)."""

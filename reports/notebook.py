@@ -135,9 +135,9 @@ curves overlap.
         cells += [
             _md(f"### {m}"),
             _code(f"""
-sav = tables.savings_table(cv, {m!r}, "all", directions[{m!r}])
+sav = tables.savings_table(cv, {m!r}, "all", directions[{m!r}], codecs=run.codecs())
 md("\\n".join("- " + s for s in sav["statement"]) or "_fewer than two codecs with a curve_")
-bd = pd.concat([tables.bd_table(cv, {m!r}, c, directions[{m!r}], BD_METHOD)
+bd = pd.concat([tables.bd_table(cv, {m!r}, c, directions[{m!r}], BD_METHOD, codecs=run.codecs())
                 for c in tables.ordered_categories(cv.loc[cv["metric"] == {m!r}, "category"])])
 table(bd, "{m}: Bjøntegaard deltas per category (B against A)")
 """),

@@ -136,11 +136,17 @@ def mean_ci_pivot(cv: pd.DataFrame, metric: str) -> pd.DataFrame:
 # bitrate savings
 
 
-def savings_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_better: bool = True) -> pd.DataFrame:
+def _codec_order(cv: pd.DataFrame, codecs: list[str] | None) -> list[str]:
+    present = [c for c in dict.fromkeys(cv["codec"]) if c not in ANCHORS]
+    return [c for c in (codecs or []) if c in present] + [c for c in present if c not in (codecs or [])]
+
+
+def savings_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_better: bool = True,
+                  codecs: list[str] | None = None) -> pd.DataFrame:
     """For every measured point of every codec, the bitrate each other codec needs to match its
     quality (monotone interpolation, no extrapolation), with a sentence in the SoundStream
-    paper's style."""
-    codecs = [c for c in dict.fromkeys(cv["codec"]) if c not in ANCHORS]
+    paper's style. ``codecs`` sets the order (default: as in ``cv``)."""
+    codecs = _codec_order(cv, codecs)
     rows = []
     for a in codecs:
         ca = codec_curve(cv, a, metric, category)
@@ -172,9 +178,10 @@ def savings_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_i
 
 
 def bd_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_better: bool = True,
-             method: str = "pchip") -> pd.DataFrame:
-    """Bjøntegaard delta rate (%) and quality of B against A for every pair of codecs."""
-    codecs = [c for c in dict.fromkeys(cv["codec"]) if c not in ANCHORS]
+             method: str = "pchip", codecs: list[str] | None = None) -> pd.DataFrame:
+    """Bjøntegaard delta rate (%) and quality of B against A for every pair of codecs, A
+    before B in ``codecs`` order (default: as in ``cv``)."""
+    codecs = _codec_order(cv, codecs)
     rows = []
     for a, b in combinations(codecs, 2):
         ca, cb = codec_curve(cv, a, metric, category), codec_curve(cv, b, metric, category)
