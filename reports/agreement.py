@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .data import condition_id, condition_order  # noqa: F401  (used by the notebook)
+from .data import ANCHORS, condition_id
 
 STAT_COLUMNS = ["metric", "n", "pearson_r", "pearson_low", "pearson_high", "pearson_p",
                 "spearman_rho", "spearman_low", "spearman_high", "spearman_p", "agrees"]
@@ -71,21 +71,28 @@ def objective_condition_means(results_ok: pd.DataFrame, items=None) -> pd.DataFr
     return agg
 
 
-def metric_agreement(objective: pd.DataFrame, mushra: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def metric_agreement(objective: pd.DataFrame, mushra: pd.DataFrame,
+                     include_anchors: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Correlate per-condition objective means with per-condition MUSHRA means.
 
     ``objective``: condition, metric, mean (optional higher_is_better); ``mushra``: condition,
     mean. Returns (stats per metric sorted by how well it agrees, the paired points).
+    ``include_anchors=False`` keeps codec conditions only (the hidden reference and low-pass
+    anchors span the scale and can dominate a correlation over few conditions).
     ``agrees`` is Spearman's rho signed so that +1 means the metric orders conditions exactly as
     listeners do (a distance, lower-is-better, is expected to correlate negatively).
     """
     m = mushra[["condition", "mean"]].rename(columns={"mean": "mushra"})
     pairs = objective.rename(columns={"mean": "objective"}).merge(m, on="condition", how="inner")
+    if not include_anchors:
+        pairs = pairs[~pairs["condition"].isin(ANCHORS)]
     rows = []
     for metric, g in pairs.groupby("metric", sort=True):
         c = correlations(g["objective"], g["mushra"])
         sign = 1 if ("higher_is_better" not in g or bool(g["higher_is_better"].iloc[0])) else -1
-        rows.append({"metric": metric, **c, "agrees": sign * c["spearman_rho"]})
-    stats = pd.DataFrame(rows, columns=STAT_COLUMNS)
-    stats = stats.sort_values("agrees", ascending=False, na_position="last").reset_index(drop=True)
+        rows.append({"metric": metric, **c, "agrees": sign * c["spearman_rho"], "_r": sign * c["pearson_r"]})
+    stats = pd.DataFrame(rows, columns=STAT_COLUMNS + ["_r"])
+    # rank ties (few conditions make them common) are broken by the signed Pearson r
+    stats = stats.sort_values(["agrees", "_r"], ascending=False, na_position="last").drop(columns="_r")
+    stats = stats.reset_index(drop=True)
     return stats, pairs[["metric", "condition", "objective", "mushra"]].reset_index(drop=True)

@@ -25,7 +25,7 @@ def _legend_below(fig, axes) -> None:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     if handles:
-        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 6), fontsize=8)
+        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 4), fontsize=8)
 
 
 def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", styles: dict | None = None):
@@ -33,8 +33,11 @@ def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", styles: dict | 
     reference and anchors as horizontal lines. ``cv`` may hold a 'run' column to overlay runs."""
     c = cv[cv["metric"] == metric]
     cats = ordered_categories(c["category"])
-    fig, axes = _subplots(max(1, len(cats)), (3.5 * max(1, len(cats)), 3.4), sharey=True)
+    width = max(3.5 * max(1, len(cats)), 6.5)
+    fig, axes = _subplots(max(1, len(cats)), (width, 3.6 if len(cats) > 1 else 4.0), sharey=True)
     runs = list(dict.fromkeys(c["run"])) if "run" in c else [None]
+    # one colour per codec, one line style per run: the same codec in two runs is easy to pair
+    colors = {k: f"C{i % 10}" for i, k in enumerate(x for x in dict.fromkeys(c["codec"]) if x not in ANCHOR_STYLE)}
     line_styles = ["-", "--", "-.", ":"]
     for ax, cat in zip(axes[0], cats):
         d = c[c["category"] == cat]
@@ -51,8 +54,8 @@ def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", styles: dict | 
                 if g.empty:
                     continue
                 yerr = np.vstack([g["mean"] - g["ci95_low"], g["ci95_high"] - g["mean"]])
-                ax.errorbar(g["measured_kbps"], g["mean"], yerr=np.nan_to_num(yerr), marker="o", capsize=3,
-                            ls=line_styles[ri % len(line_styles)], label=f"{codec}{suffix}")
+                ax.errorbar(g["measured_kbps"], g["mean"], yerr=np.nan_to_num(yerr), marker="os^D"[ri % 4], capsize=3,
+                            ls=line_styles[ri % len(line_styles)], color=colors[codec], label=f"{codec}{suffix}")
         _log_kbps_axis(ax)
         ax.set_title(f"{cat} (n={int(d['n'].max()) if len(d) else 0})", fontsize=9)
         ax.set_xlabel("measured kbps")

@@ -188,13 +188,11 @@ table(screening, "Post-screening")
 md(f"{kept['listener'].nunique()} of {ratings['listener'].nunique()} listeners kept, "
    f"{len(kept)} ratings of {kept['item'].nunique()} items.")
 summary = condition_summary(kept, by=["condition"])
-summary = summary.set_index("condition").loc[agreement.condition_order(summary["condition"])].reset_index()
 show(figures.mushra_bars(summary, title="MUSHRA, all items"))
 table(summary.round(2), "MUSHRA mean and 95% CI per condition")
 """),
         _code("""
 by_cat = condition_summary(kept, by=["category", "condition"])
-by_cat = by_cat.assign(_o=by_cat["condition"].map({c: i for i, c in enumerate(summary["condition"])})).sort_values(["category", "_o"]).drop(columns="_o")
 show(figures.mushra_bars(by_cat, by="category"))
 show(figures.mushra_box(kept, order=list(summary["condition"])))
 table(pairwise_tests(kept).round(4), "Pairwise tests between conditions (Holm-corrected)")
@@ -204,17 +202,21 @@ table(pairwise_tests(kept).round(4), "Pairwise tests between conditions (Holm-co
 
 Objective means per condition over the listening test's items against MUSHRA means per
 condition: Pearson and Spearman correlations with 95% CIs (Fisher z). `agrees` is Spearman's
-rho signed so that +1 means the metric ranks conditions exactly as listeners do.
+rho signed so that +1 means the metric ranks conditions exactly as listeners do. The second
+table leaves out the hidden reference and the anchors, which span the scale and can dominate
+a correlation over few conditions.
 """),
         _code("""
 objective = agreement.objective_condition_means(run.ok, items=kept["item"].unique())
 agree, pairs = agreement.metric_agreement(objective, summary)
-table(agree.round(3), "Agreement of each metric with MUSHRA (condition means)")
+table(agree.round(3), "Agreement of each metric with MUSHRA (condition means, all conditions)")
 show(figures.agreement_scatter(pairs, agree))
 if len(agree) and pd.notna(agree["agrees"].iloc[0]):
     md(f"On this material **{agree['metric'].iloc[0]}** agrees best with listeners "
        f"(Spearman {agree['spearman_rho'].iloc[0]:.2f}, Pearson {agree['pearson_r'].iloc[0]:.2f}, "
        f"n = {agree['n'].iloc[0]} conditions).")
+codec_only, _ = agreement.metric_agreement(objective, summary, include_anchors=False)
+table(codec_only.round(3), "Agreement over codec conditions only (reference and anchors left out)")
 """),
     ]
 

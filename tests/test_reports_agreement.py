@@ -105,3 +105,9 @@ def test_paired_stats_and_differences():
     assert not bool(d.loc["dist", "b_better"])  # a larger distance is worse
     same = paired_stats(a, a)
     assert same["t_p"] == 1.0 and same["wilcoxon_p"] == 1.0
+
+
+def test_codec_only_agreement_leaves_out_reference_and_anchors():
+    obj = pd.DataFrame({"condition": CONDS, "metric": "m", "mean": MUSHRA["mean"].to_numpy() / 20})
+    _, pairs = metric_agreement(obj, MUSHRA, include_anchors=False)
+    assert set(pairs["condition"]) == {"opus@6", "opus@12", "soundstream@3", "soundstream@6"}

@@ -149,3 +149,72 @@ def test_tables_agree_with_bdrate_on_the_run(runs):
     first = worst[(worst["codec"] == "opus") & (worst["requested_kbps"] == 6.0)].iloc[0]
     ok = run.ok[(run.ok["metric"] == "pesq_wb") & (run.ok["codec"] == "opus") & (run.ok["requested_kbps"] == 6.0)]
     assert first["pesq_wb"] == pytest.approx(round(ok["value"].min(), 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# --mushra: a MUSHRA test built from the fixture run with listening_test's own builder, and
+# ratings stored through its own store. The ratings are TEST DATA from simulated listeners who
+# rate each codec condition by its item's PESQ (plus noise); one listener fails post-screening.
+
+
+def _simulated_ratings(test_dir, run_dir):
+    from listening_test.config import load_config
+    from listening_test.storage import RatingStore
+
+    cfg = load_config(test_dir)
+    ok = _ok(run_dir)
+    key = ["item", "codec", "requested_kbps"]
+    pesq = ok[ok["metric"] == "pesq_wb"].set_index(key)["value"]
+    stoi = ok[ok["metric"] == "stoi"].set_index(key)["value"]
+    rng = np.random.default_rng(7)
+    store = RatingStore.for_test(test_dir)
+    try:
+        for k, listener in enumerate(["l1", "l2", "l3", "careless"]):
+            token = store.create_listener(listener)
+            store.accept(listener, token)
+            store.training_done(listener, token)
+            for pos, t in enumerate(cfg.trials):
+                scores = {}
+                for c in t.conditions:
+                    if c.id == "reference":
+                        s = 60.0 if listener == "careless" else 100.0 - rng.uniform(0, 5)
+                    else:  # codecs and anchors alike follow the item's PESQ (STOI where PESQ does not apply)
+                        row = (t.item, c.codec, float(c.kbps or 0.0))
+                        q = pesq[row] if row in pesq.index else 1 + 3.5 * stoi[row]
+                        s = 20 * q - 10 + rng.normal(0, 4)
+                    scores[c.id] = float(np.clip(s, 0, 100))
+                labels = {cid: chr(65 + i) for i, cid in enumerate(scores)}
+                store.submit_trial(listener, token, t.id, scores, labels, pos, 30.0 + k)
+    finally:
+        store.dispose()
+
+
+def test_report_with_mushra(runs, tmp_path):
+    analysis = pytest.importorskip("listening_test.analysis")
+    from listening_test.build import BuildOptions, build_test
+
+    from reports.agreement import metric_agreement, objective_condition_means
+
+    test_dir = tmp_path / "mushra"
+    build_test(runs[0], test_dir, BuildOptions(codecs=["soundstream", "opus"], kbps=[3.2, 6.0], n_items=3, seed=1))
+    _simulated_ratings(test_dir, runs[0])
+    files = generate_report(ReportSpec(runs[0], mushra_dir=test_dir), tmp_path / "rep", name="mushra")
+    text = htmlmod.unescape(files.html.read_text(encoding="utf-8"))
+    for heading in ("5. MUSHRA listening test", "Post-screening", "MUSHRA mean and 95% CI per condition",
+                    "Pairwise tests between conditions", "Which objective metric predicts the listeners?",
+                    "Agreement of each metric with MUSHRA"):
+        assert heading in text, heading
+    assert "careless" in text and "hidden reference rated below 90" in text
+    assert "3 of 4 listeners kept" in text
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', text)) >= 2 + 4  # curves + bars x2, box, scatter
+    # the headline sentence, recomputed independently of the notebook
+    ratings = analysis.load_ratings(test_dir)
+    kept, _ = analysis.post_screening(ratings)
+    summary = analysis.condition_summary(kept, by=["condition"])
+    agree, _ = metric_agreement(objective_condition_means(load_run(runs[0]).ok, kept["item"].unique()), summary)
+    best = agree.iloc[0]
+    assert agree.set_index("metric").loc["pesq_wb", "agrees"] > 0.7  # the simulated listeners follow PESQ
+    assert (f"On this material {best['metric']} agrees best with listeners (Spearman {best['spearman_rho']:.2f}, "
+            f"Pearson {best['pearson_r']:.2f}, n = {best['n']} conditions)") in re.sub(r"</?strong>", "", text)
+    for cond, m in zip(summary["condition"], summary["mean"]):
+        assert f"{m:.2f}" in text, cond
