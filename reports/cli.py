@@ -33,14 +33,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args) -> int:
-    from .notebook import ReportSpec, generate_report
+    from .notebook import ReportExecutionError, ReportSpec, generate_report
 
     for label, d in (("RUN_DIR", args.run_dir), ("--compare", args.compare), ("--mushra", args.mushra)):
         if d is not None and not Path(d).is_dir():
             raise FileNotFoundError(f"{label} {d}: no such folder")
     spec = ReportSpec(run_dir=args.run_dir, mushra_dir=args.mushra, compare_dir=args.compare,
                       player_items=args.players, clip_seconds=args.clip_seconds, bd_method=args.bd_method)
-    files = generate_report(spec, args.out, name=args.name, execute=not args.no_execute, timeout_s=args.timeout)
+    try:
+        files = generate_report(spec, args.out, name=args.name, execute=not args.no_execute, timeout_s=args.timeout)
+    except ReportExecutionError as e:
+        if args.debug:
+            raise
+        print(f"evalsuite: error: {e}", file=sys.stderr)
+        return 1
     print(files.notebook)
     if files.html:
         print(files.html)

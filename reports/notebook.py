@@ -90,7 +90,8 @@ Configuration, software versions, codec settings and the corpus the results come
 """),
         _code("""
 table(tables.run_summary(run), "Run")
-table(tables.codec_settings_table(run), "Codec settings")
+table(tables.codec_settings_table(run), "Codec settings (model files and runtimes included)")
+table(tables.codec_info_table(run), "Conditions: bitrate used and measured, what each codec reported")
 table(tables.versions_table(run), "Versions")
 table(tables.problems_table(run), "Rows without a value (status other than ok)")
 """),
@@ -140,6 +141,8 @@ md("\\n".join("- " + s for s in sav["statement"]) or "_fewer than two codecs wit
 bd = pd.concat([tables.bd_table(cv, {m!r}, c, directions[{m!r}], BD_METHOD, codecs=run.codecs())
                 for c in tables.ordered_categories(cv.loc[cv["metric"] == {m!r}, "category"])])
 table(bd, "{m}: Bjøntegaard deltas per category (B against A)")
+table(tables.savings_by_category(cv, {m!r}, directions[{m!r}], codecs=run.codecs()),
+      "{m}: kbps the codec in 'other' needs to match each point, per category (never extrapolated)", index=True)
 """),
         ]
     cells += [
@@ -150,8 +153,11 @@ Per-item values of the lead metric (`{primary}`), the worst items for each codec
 and players for a few items (reference vs each codec at its lowest requested bitrate).
 """),
         _code("""
-table(tables.worst_items(run, primary, n=3, higher_is_better=directions[primary]), f"Worst items per codec ({primary})")
-table(tables.item_table(run, primary), f"{primary} per item and condition", index=True)
+if primary is None:
+    md("_No metric produced a value in this run._")
+else:
+    table(tables.worst_items(run, primary, n=3, higher_is_better=directions[primary]), f"Worst items per codec ({primary})")
+    table(tables.item_table(run, primary), f"{primary} per item and condition", index=True)
 """),
         _code("""
 play = listen.pick_items(run, primary, PLAYER_ITEMS)

@@ -87,6 +87,31 @@ def codec_settings_table(run: RunData) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["codec", "settings"])
 
 
+def codec_info_table(run: RunData) -> pd.DataFrame:
+    """Per codec and requested bitrate: bitrate used and measured, what the codec reported
+    (e.g. Opus mode and coded bandwidth, SoundStream codebooks) and notes."""
+    res = run.results[~run.results["codec"].isin(ANCHORS)]
+    rows = []
+    for (codec, kbps), g in res.groupby(["codec", "requested_kbps"], sort=False):
+        ok = g[g["status"] == "ok"]
+        info = ""
+        if "codec_info" in ok and ok["codec_info"].notna().any():
+            infos = [json.loads(v) if isinstance(v, str) and v else {} for v in ok["codec_info"].dropna()]
+            keys = [k for k in dict.fromkeys(k for i in infos for k in i) if k not in ("frames",)]
+            info = ", ".join(f"{k}={'/'.join(sorted({str(i.get(k)) for i in infos if k in i}))}" for k in keys)
+        notes = "; ".join(sorted({str(n) for n in g.get("note", pd.Series(dtype=str)).dropna() if n}))
+        errors = "; ".join(sorted({str(e) for e in g.loc[g["status"] != "ok", "error"].dropna() if e}))[:200]
+        rows.append({
+            "codec": codec, "requested_kbps": kbps,
+            "kbps_used": round(float(ok["kbps_used"].mean()), 3) if "kbps_used" in ok and ok["kbps_used"].notna().any() else None,
+            "measured_kbps": round(float(ok["measured_kbps"].mean()), 3) if ok["measured_kbps"].notna().any() else None,
+            "items": ok["item"].nunique(), "codec_info": info, "note": notes or errors,
+        })
+    order = {c: i for i, c in enumerate(run.codecs())}
+    out = pd.DataFrame(rows, columns=["codec", "requested_kbps", "kbps_used", "measured_kbps", "items", "codec_info", "note"])
+    return out.sort_values(["codec", "requested_kbps"], key=lambda s: s.map(order) if s.name == "codec" else s).reset_index(drop=True)
+
+
 def corpus_table(run: RunData) -> pd.DataFrame:
     """Items with category, duration, loudness and licence (items.csv, else from results)."""
     if not run.items.empty:
@@ -141,6 +166,24 @@ def _codec_order(cv: pd.DataFrame, codecs: list[str] | None) -> list[str]:
     return [c for c in (codecs or []) if c in present] + [c for c in present if c not in (codecs or [])]
 
 
+def savings_by_category(cv: pd.DataFrame, metric: str, higher_is_better: bool = True,
+                        codecs: list[str] | None = None) -> pd.DataFrame:
+    """The bitrate each codec needs to match each other codec's points, per category (kbps)."""
+    parts = []
+    for cat in ordered_categories(cv.loc[cv["metric"] == metric, "category"]):
+        t = savings_table(cv, metric, cat, higher_is_better, codecs)
+        if len(t):
+            parts.append(t.assign(category=cat))
+    if not parts:
+        return pd.DataFrame()
+    t = pd.concat(parts)
+    t["to_match"] = [f"{a}@{k:g}" for a, k in zip(t["codec"], t["requested_kbps"])]
+    marks = {"below_range": "below range", "not_reached": "not reached"}
+    t["needed"] = [f"{v:.2f}" if pd.notna(v) else marks.get(st, "-") for v, st in zip(t["other_kbps_needed"], t["status"])]
+    p = t.pivot_table(index=["other", "to_match"], columns="category", values="needed", aggfunc="first")
+    return p[[c for c in ordered_categories(p.columns)]]
+
+
 def savings_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_better: bool = True,
                   codecs: list[str] | None = None) -> pd.DataFrame:
     """For every measured point of every codec, the bitrate each other codec needs to match its
@@ -161,20 +204,22 @@ def savings_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_i
                 lo, hi = cb["measured_kbps"].min(), cb["measured_kbps"].max()
                 head = f"to match {a} at {pa['measured_kbps']:.2f} kbps ({metric} {pa['mean']:.3f}), {b}"
                 if need is not None:
-                    text = f"{head} needs {need:.2f} kbps"
+                    text, status = f"{head} needs {need:.2f} kbps", "matched"
                 elif below_range(cb["measured_kbps"], cb["mean"], pa["mean"], higher_is_better=higher_is_better):
                     text = f"{head} needs less than its lowest measured rate ({lo:.2f} kbps): not extrapolated"
+                    status = "below_range"
                 else:
                     text = f"{head} does not reach it within its measured range ({lo:.2f}-{hi:.2f} kbps)"
+                    status = "not_reached"
                 rows.append({
                     "codec": a, "requested_kbps": pa["requested_kbps"], "kbps": round(pa["measured_kbps"], 3),
                     "quality": round(pa["mean"], 3), "other": b,
                     "other_kbps_needed": None if need is None else round(need, 3),
                     "rate_ratio": None if need is None else round(need / pa["measured_kbps"], 3),
-                    "statement": text,
+                    "status": status, "statement": text,
                 })
     return pd.DataFrame(rows, columns=["codec", "requested_kbps", "kbps", "quality", "other", "other_kbps_needed",
-                                       "rate_ratio", "statement"])
+                                       "rate_ratio", "status", "statement"])
 
 
 def bd_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_better: bool = True,

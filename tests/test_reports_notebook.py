@@ -218,3 +218,18 @@ def test_report_with_mushra(runs, tmp_path):
             f"Pearson {best['pearson_r']:.2f}, n = {best['n']} conditions)") in re.sub(r"</?strong>", "", text)
     for cond, m in zip(summary["condition"], summary["mean"]):
         assert f"{m:.2f}" in text, cond
+
+
+def test_savings_statuses_on_the_run(runs):
+    from reports import tables
+
+    run = load_run(runs[0])
+    cv = tables.curves(run)
+    sav = tables.savings_table(cv, "stoi", "all", codecs=run.codecs())
+    assert set(sav["status"]) <= {"matched", "below_range", "not_reached"}
+    assert sav["other_kbps_needed"].notna().sum() == (sav["status"] == "matched").sum()
+    for _, r in sav[sav["status"] == "matched"].iterrows():  # the needed rate lies inside the other's range
+        other = tables.codec_curve(cv, r["other"], "stoi")
+        assert other["measured_kbps"].min() <= r["other_kbps_needed"] <= other["measured_kbps"].max()
+    piv = tables.savings_by_category(cv, "stoi", codecs=run.codecs())
+    assert list(piv.columns) == ["all", "clean_speech", "noisy_speech", "music"]
