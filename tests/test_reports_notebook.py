@@ -233,3 +233,17 @@ def test_savings_statuses_on_the_run(runs):
         assert other["measured_kbps"].min() <= r["other_kbps_needed"] <= other["measured_kbps"].max()
     piv = tables.savings_by_category(cv, "stoi", codecs=run.codecs())
     assert list(piv.columns) == ["all", "clean_speech", "noisy_speech", "music"]
+
+
+def test_failing_cell_is_a_clear_error(runs, tmp_path):
+    import shutil
+
+    from reports.notebook import ReportExecutionError, execute_notebook
+
+    broken = tmp_path / "run"
+    shutil.copytree(runs[0], broken, ignore=shutil.ignore_patterns("audio"))
+    nb = build_notebook(ReportSpec(broken))
+    (broken / "results.parquet").unlink()
+    (broken / "results.csv").unlink()
+    with pytest.raises(ReportExecutionError, match="no results.parquet or results.csv"):
+        execute_notebook(nb, tmp_path, timeout_s=120)
