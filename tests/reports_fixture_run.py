@@ -1,11 +1,12 @@
 """TEST FIXTURE for the report tests: a small real run made with the real runner and the
 product's codecs (SoundStream/Lyra v2 TFLite, Opus, BS.1534 anchors).
 
-Until the product's metric adapters are in main, the run is scored by two test-fixture metric
-classes passed as ``module:Class`` plugins: PESQ wideband through the ``pesq`` package and
-STOI through ``pystoi`` (real implementations, only the thin adapter is the fixture's).
-Everything else (corpus preparation, transcoding, storage, export, run.json) is the
-product's own code, so the run folder follows the layout contract exactly.
+Metrics: the product's ``pesq_wb`` and ``mel_distance`` (a lower-is-better metric that applies
+to every category) when evalsuite.metrics has them; until then two test-fixture metric classes
+passed as ``module:Class`` plugins: PESQ wideband through the ``pesq`` package and STOI through
+``pystoi`` (real implementations, only the thin adapter is the fixture's). Everything else
+(corpus preparation, transcoding, storage, export, run.json) is the product's own code, so the
+run folder follows the layout contract exactly.
 """
 from __future__ import annotations
 
@@ -24,7 +25,20 @@ ITEMS = [  # (shared corpus file, category)
 ]
 CODECS = ("soundstream", "opus")
 KBPS = (3.2, 6.0, 9.2, 12.0)  # 12 is beyond SoundStream: 'unsupported' rows
-METRICS = (f"{__name__}:FixturePesqWb", f"{__name__}:FixtureStoi")
+
+
+def _product_metrics() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(f"evalsuite.metrics.{m}") is not None for m in ("pesq", "spectral"))
+
+
+if _product_metrics():
+    METRICS = ("pesq_wb", "mel_distance")
+    SECOND = "mel_distance"  # output name of the all-category metric
+else:
+    METRICS = (f"{__name__}:FixturePesqWb", f"{__name__}:FixtureStoi")
+    SECOND = "stoi"
 
 
 class FixturePesqWb(Metric):

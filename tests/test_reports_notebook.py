@@ -8,11 +8,12 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from reports.bdrate import rate_to_match
 from reports.data import load_run
 from reports.notebook import ReportSpec, build_notebook, generate_report
-from reports_fixture_run import make_run
+from reports_fixture_run import SECOND, make_run
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +79,12 @@ def test_html_numbers_match_the_results_table(report, runs):
     _, html = report
     text = htmlmod.unescape(html)
     ok = _ok(runs[0])
-    for metric in ("pesq_wb", "stoi"):
+    for metric in ("pesq_wb", SECOND):
         for (codec, kbps), g in ok[ok["metric"] == metric].groupby(["codec", "requested_kbps"]):
             v = g["value"].to_numpy()
             m = v.mean()
-            half = 1.96 if len(v) < 2 else __import__("scipy").stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+            assert len(v) >= 2
+            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
             assert f"{m:.3f} ± {half:.3f}" in text, (metric, codec, kbps)
     # the "bitrate needed to match" sentence, recomputed independently from the results
     p = ok[(ok["metric"] == "pesq_wb")]
@@ -101,7 +103,7 @@ def test_comparison_pairs_items_of_both_runs(report, runs):
     a, b = _ok(runs[0]), _ok(runs[1])
     keys = ["item", "codec", "requested_kbps", "metric"]
     m = a.merge(b, on=keys, suffixes=("_a", "_b"))
-    g = m[(m["metric"] == "stoi") & (m["codec"] == "opus") & (m["requested_kbps"] == 6.0)]
+    g = m[(m["metric"] == SECOND) & (m["codec"] == "opus") & (m["requested_kbps"] == 6.0)]
     assert len(g) == 4
     d = (g["value_b"] - g["value_a"]).mean()
     assert d != 0  # complexity 0 vs 10 changes the output
@@ -119,7 +121,7 @@ def test_build_without_execution_and_cli(runs, tmp_path):
     assert not (tmp_path / "out" / "out.html").exists()
     # metrics found in the run get their own cells
     src = "\n".join(c.source for c in nb.cells)
-    assert "curve_figure(cv, 'pesq_wb')" in src and "curve_figure(cv, 'stoi')" in src
+    assert "curve_figure(cv, 'pesq_wb')" in src and f"curve_figure(cv, {SECOND!r})" in src
     assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 2
 
 
@@ -136,10 +138,11 @@ def test_tables_agree_with_bdrate_on_the_run(runs):
     run = load_run(runs[0])
     cv = tables.curves(run)
     assert run.codecs() == ["soundstream", "opus"]  # the run's order
-    bd = tables.bd_table(cv, "stoi", "all", codecs=run.codecs())
+    hib = run.directions()[SECOND]
+    bd = tables.bd_table(cv, SECOND, "all", hib, codecs=run.codecs())
     row = bd[(bd["A"] == "soundstream") & (bd["B"] == "opus")].iloc[0]
-    a, b = tables.codec_curve(cv, "soundstream", "stoi"), tables.codec_curve(cv, "opus", "stoi")
-    ref = bd_rate(a["measured_kbps"], a["mean"], b["measured_kbps"], b["mean"])
+    a, b = tables.codec_curve(cv, "soundstream", SECOND), tables.codec_curve(cv, "opus", SECOND)
+    ref = bd_rate(a["measured_kbps"], a["mean"], b["measured_kbps"], b["mean"], higher_is_better=hib)
     if ref.value is None:
         assert pd.isna(row["bd_rate_pct"]) and row["note"]
     else:
@@ -165,7 +168,7 @@ def _simulated_ratings(test_dir, run_dir):
     ok = _ok(run_dir)
     key = ["item", "codec", "requested_kbps"]
     pesq = ok[ok["metric"] == "pesq_wb"].set_index(key)["value"]
-    stoi = ok[ok["metric"] == "stoi"].set_index(key)["value"]
+    by_condition = ok[ok["metric"] == "pesq_wb"].groupby(["codec", "requested_kbps"])["value"].mean()
     rng = np.random.default_rng(7)
     store = RatingStore.for_test(test_dir)
     try:
@@ -178,9 +181,9 @@ def _simulated_ratings(test_dir, run_dir):
                 for c in t.conditions:
                     if c.id == "reference":
                         s = 60.0 if listener == "careless" else 100.0 - rng.uniform(0, 5)
-                    else:  # codecs and anchors alike follow the item's PESQ (STOI where PESQ does not apply)
+                    else:  # codecs and anchors alike follow the item's PESQ (the condition's where it does not apply)
                         row = (t.item, c.codec, float(c.kbps or 0.0))
-                        q = pesq[row] if row in pesq.index else 1 + 3.5 * stoi[row]
+                        q = pesq[row] if row in pesq.index else by_condition[row[1:]]
                         s = 20 * q - 10 + rng.normal(0, 4)
                     scores[c.id] = float(np.clip(s, 0, 100))
                 labels = {cid: chr(65 + i) for i, cid in enumerate(scores)}
@@ -225,13 +228,14 @@ def test_savings_statuses_on_the_run(runs):
 
     run = load_run(runs[0])
     cv = tables.curves(run)
-    sav = tables.savings_table(cv, "stoi", "all", codecs=run.codecs())
+    hib = run.directions()[SECOND]
+    sav = tables.savings_table(cv, SECOND, "all", hib, codecs=run.codecs())
     assert set(sav["status"]) <= {"matched", "below_range", "not_reached"}
     assert sav["other_kbps_needed"].notna().sum() == (sav["status"] == "matched").sum()
     for _, r in sav[sav["status"] == "matched"].iterrows():  # the needed rate lies inside the other's range
-        other = tables.codec_curve(cv, r["other"], "stoi")
+        other = tables.codec_curve(cv, r["other"], SECOND)
         assert other["measured_kbps"].min() <= r["other_kbps_needed"] <= other["measured_kbps"].max()
-    piv = tables.savings_by_category(cv, "stoi", codecs=run.codecs())
+    piv = tables.savings_by_category(cv, SECOND, hib, codecs=run.codecs())
     assert list(piv.columns) == ["all", "clean_speech", "noisy_speech", "music"]
 
 
