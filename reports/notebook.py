@@ -140,7 +140,9 @@ sav = tables.savings_table(cv, {m!r}, "all", directions[{m!r}], codecs=run.codec
 md("\\n".join("- " + s for s in sav["statement"]) or "_fewer than two codecs with a curve_")
 bd = pd.concat([tables.bd_table(cv, {m!r}, c, directions[{m!r}], BD_METHOD, codecs=run.codecs())
                 for c in tables.ordered_categories(cv.loc[cv["metric"] == {m!r}, "category"])])
-table(bd, "{m}: Bjøntegaard deltas per category (B against A)")
+table(bd, "{m}: Bjøntegaard deltas per category. bd_rate_pct: extra rate B needs over A at equal "
+          "quality (negative = B needs fewer bits); bd_quality: B − A at equal rate in metric units "
+          "(positive = B better)")
 table(tables.savings_by_category(cv, {m!r}, directions[{m!r}], codecs=run.codecs()),
       "{m}: kbps the codec in 'other' needs to match each point, per category (never extrapolated)", index=True)
 """),

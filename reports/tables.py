@@ -17,6 +17,8 @@ from .bdrate import bd_quality, bd_rate, below_range, rate_to_match
 from .data import ANCHORS, RunData, condition_order
 
 CATEGORY_ORDER = ["all", "clean_speech", "noisy_speech", "music", "general"]
+#: a BD-rate integrated over less than this share of a curve's quality range is flagged
+SMALL_OVERLAP = 0.25
 
 
 def ordered_categories(cats) -> list[str]:
@@ -235,13 +237,18 @@ def bd_table(cv: pd.DataFrame, metric: str, category: str = "all", higher_is_bet
         args = (ca["measured_kbps"], ca["mean"], cb["measured_kbps"], cb["mean"])
         r = bd_rate(*args, higher_is_better=higher_is_better, method=method)
         q = bd_quality(*args, higher_is_better=higher_is_better, method=method)
+        notes = [x for x in (r.reason and f"BD-rate: {r.reason}", q.reason and f"BD-quality: {q.reason}") if x]
+        if r.value is not None:
+            share = (r.high - r.low) / max(np.ptp(ca["mean"]), np.ptp(cb["mean"]))
+            if share < SMALL_OVERLAP:
+                notes.append(f"quality overlap is only {share:.0%} of the wider curve's range: treat BD-rate with care")
         rows.append({
             "metric": metric, "category": category, "A": a, "B": b,
             "bd_rate_pct": None if r.value is None else round(r.value, 2),
             "quality_interval": "" if r.value is None else f"{r.low:.3f}-{r.high:.3f}",
             "bd_quality": None if q.value is None else round(q.value, 4),
             "kbps_interval": "" if q.value is None else f"{q.low:.2f}-{q.high:.2f}",
-            "note": "; ".join(x for x in (r.reason and f"BD-rate: {r.reason}", q.reason and f"BD-quality: {q.reason}") if x),
+            "note": "; ".join(notes),
         })
     return pd.DataFrame(rows, columns=["metric", "category", "A", "B", "bd_rate_pct", "quality_interval", "bd_quality",
                                        "kbps_interval", "note"])
