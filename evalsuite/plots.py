@@ -24,10 +24,19 @@ def plot_metric(curves: pd.DataFrame, metric: str, out_base: Path) -> list[Path]
     fig, axes = plt.subplots(1, len(cats), figsize=(3.6 * len(cats), 3.4), sharey=True, squeeze=False)
     for ax, cat in zip(axes[0], cats):
         d = c[c["category"] == cat]
+        others = d.loc[d["codec"] != "reference", "mean"].dropna()
+        lo, hi = (others.min(), others.max()) if len(others) else (np.nan, np.nan)
         for codec, g in d.groupby("codec"):
             if codec in ANCHOR_STYLE:
                 color, ls = ANCHOR_STYLE[codec]
-                ax.axhline(g["mean"].iloc[0], color=color, ls=ls, lw=1, label=codec)
+                y = g["mean"].iloc[0]
+                span = max(hi - lo, 1e-9)
+                if codec == "reference" and np.isfinite(lo) and not (lo - span <= y <= hi + span):
+                    # unbounded metrics (SI-SDR, SNR) put the identity far off the codecs' scale
+                    ax.annotate(f"reference: {y:.3g} (off scale)", xy=(0.02, 0.97), xycoords="axes fraction",
+                                va="top", fontsize=7)
+                    continue
+                ax.axhline(y, color=color, ls=ls, lw=1, label=codec)
                 continue
             g = g.sort_values("measured_kbps")
             if g["measured_kbps"].isna().all():
