@@ -11,11 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report", help="comparison report: executed Jupyter notebook + HTML",
         description="Generate a comparison report for a run folder (from `evalsuite run`) as a Jupyter notebook, "
                     "execute it so every table and figure is computed from the run's results, and export a "
-                    "self-contained HTML file: run summary, bitrate-quality curves with 95%% CIs, bitrate savings "
+                    "self-contained HTML file: run summary, bitrate-quality curves with 95% CIs, bitrate savings "
                     "and BD-rate, worst items with audio players; with --mushra the listening-test analysis and "
                     "the agreement of each metric with listeners; with --compare a second run side by side with "
                     "paired tests. Writes OUT/NAME.ipynb and OUT/NAME.html.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder (holds results.parquet)")
     p.add_argument("--mushra", type=Path, metavar="TEST_DIR", help="MUSHRA test folder with ratings to analyse")
@@ -23,11 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT_DIR", help="output folder")
     p.add_argument("--name", help="file name stem (default: the output folder's name)")
     p.add_argument("--no-execute", action="store_true", help="only write the notebook, do not execute or export it")
-    p.add_argument("--players", type=int, default=3, help="items with embedded audio players")
-    p.add_argument("--clip-seconds", type=float, default=4.0, help="length of embedded audio clips")
+    p.add_argument("--players", type=int, default=3, help="items with embedded audio players (default 3)")
+    p.add_argument("--clip-seconds", type=float, default=4.0, help="seconds of each embedded audio clip (default 4)")
     p.add_argument("--bd-method", choices=("pchip", "cubic"), default="pchip",
                    help="BD-rate fit: piecewise cubic (VCEG-AL22/JVET) or the original cubic polynomial (VCEG-M33)")
-    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell (default 600)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=_report)
 
