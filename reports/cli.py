@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--players", type=int, default=3, help="items with embedded audio players (default 3)")
     p.add_argument("--clip-seconds", type=float, default=4.0, help="seconds of each embedded audio clip (default 4)")
     p.add_argument("--bd-method", choices=("pchip", "cubic"), default="pchip",
-                   help="BD-rate fit: piecewise cubic (VCEG-AL22/JVET) or the original cubic polynomial (VCEG-M33)")
+                   help="BD-rate fit: piecewise cubic (VCEG-AL22/JVET) or the original cubic polynomial (VCEG-M33); default pchip")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell (default 600)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.set_defaults(func=_report)
