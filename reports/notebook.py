@@ -83,6 +83,15 @@ directions = run.directions()      # metric -> higher is better
 metrics = run.metrics()
 primary = preferred_metric(metrics)
 """),
+        _md(f"""
+### Key findings
+
+The lead metric is `{primary}`; all items pooled. Details and the other metrics follow.
+"""),
+        _code("""
+found = tables.key_findings(cv, primary, directions[primary], run.codecs(), BD_METHOD) if primary else []
+md("\\n".join("- " + s for s in found) or "_fewer than two codecs with a curve: nothing to compare_")
+"""),
         _md("""
 ## 1. Run summary
 

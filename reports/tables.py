@@ -284,3 +284,25 @@ def problems_table(run: RunData) -> pd.DataFrame:
     if bad.empty:
         return pd.DataFrame(columns=["codec", "status", "error", "rows"])
     return (bad.fillna({"error": ""}).groupby(["codec", "status", "error"]).size().rename("rows").reset_index())
+
+
+def key_findings(cv: pd.DataFrame, metric: str, higher_is_better: bool = True, codecs: list[str] | None = None,
+                 method: str = "pchip") -> list[str]:
+    """Headline sentences for the codec under test (the first codec) on one metric, all items:
+    what the other codecs need to match it, and the BD-rate between them."""
+    order = _codec_order(cv, codecs)
+    if len(order) < 2:
+        return []
+    lead = order[0]
+    out = []
+    sav = savings_table(cv, metric, "all", higher_is_better, order)
+    out += list(sav.loc[sav["codec"] == lead, "statement"])
+    bd = bd_table(cv, metric, "all", higher_is_better, method, order)
+    for _, r in bd[bd["A"] == lead].iterrows():
+        if pd.notna(r["bd_rate_pct"]):
+            more = "more" if r["bd_rate_pct"] > 0 else "less"
+            out.append(f"BD-rate ({method}): {r['B']} needs {abs(r['bd_rate_pct']):.1f}% {more} bitrate than {lead} "
+                       f"for the same {metric} (quality {r['quality_interval']})")
+        else:
+            out.append(f"BD-rate of {r['B']} against {lead}: not computed ({r['note']})")
+    return out

@@ -60,7 +60,7 @@ def test_notebook_is_valid_and_executed(report):
 
 def test_html_has_every_section(report):
     _, html = report
-    for heading in ("1. Run summary", "Corpus", "2. Bitrate–quality curves", "3. Bitrate savings and BD-rate",
+    for heading in ("Key findings", "1. Run summary", "Corpus", "2. Bitrate–quality curves", "3. Bitrate savings and BD-rate",
                     "4. Items and listening examples", "6. Run comparison"):
         assert heading in html, heading
     assert "5. MUSHRA listening test" not in html  # not asked for
@@ -92,8 +92,10 @@ def test_html_numbers_match_the_results_table(report, runs):
     target = p[(p["codec"] == "soundstream") & (p["requested_kbps"] == 3.2)]
     need = rate_to_match(curve["r"], curve["q"], target["value"].mean())
     assert need is not None and need > 3.2  # SoundStream's claim, on this tiny sample too
-    assert (f"to match soundstream at {target['measured_kbps'].mean():.2f} kbps (pesq_wb {target['value'].mean():.3f}), "
-            f"opus needs {need:.2f} kbps") in text
+    sentence = (f"to match soundstream at {target['measured_kbps'].mean():.2f} kbps (pesq_wb {target['value'].mean():.3f}), "
+                f"opus needs {need:.2f} kbps")
+    assert text.count(sentence) == 2  # in the key findings and in section 3
+    assert "BD-rate (pchip): opus needs" in text
 
 
 def test_comparison_pairs_items_of_both_runs(report, runs):
