@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .data import ANCHORS, RunData
 

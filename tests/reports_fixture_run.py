@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 
 from evalsuite.metrics.base import Metric, MetricInfo
 

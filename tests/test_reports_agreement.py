@@ -111,3 +111,8 @@ def test_codec_only_agreement_leaves_out_reference_and_anchors():
     obj = pd.DataFrame({"condition": CONDS, "metric": "m", "mean": MUSHRA["mean"].to_numpy() / 20})
     _, pairs = metric_agreement(obj, MUSHRA, include_anchors=False)
     assert set(pairs["condition"]) == {"opus@6", "opus@12", "soundstream@3", "soundstream@6"}
+
+
+def test_correlations_of_a_constant_metric_are_undefined():
+    c = correlations([1.0, 1.0, 1.0, 1.0], [10.0, 20.0, 30.0, 40.0])
+    assert c["n"] == 4 and math.isnan(c["pearson_r"]) and math.isnan(c["spearman_rho"])
