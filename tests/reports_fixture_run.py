@@ -72,8 +72,15 @@ def make_run(data_dir: Path, work: Path, out_name: str, codec_opts: dict | None 
     if not csv.exists():
         csv.write_text("path,category,license\n" + "".join(
             f"{data_dir / 'corpus' / f},{c},see SOURCES.csv\n" for f, c in ITEMS))
-    os.environ["EVALSUITE_CACHE"] = str(work / "cache")
+    saved = os.environ.get("EVALSUITE_CACHE")
+    os.environ["EVALSUITE_CACHE"] = str(work / "cache")  # prepared corpus stays in the test's folder
     cfg = RunConfig(codecs=CODECS, kbps=KBPS, metrics=METRICS, codec_opts=codec_opts or {},
                     corpus=CorpusConfig(max_segment_s=3.0, noisy_mixes=0), corpus_spec=str(csv), data=str(data_dir),
                     jobs=1)
-    return run(cfg, work / out_name, progress=False).out_dir
+    try:
+        return run(cfg, work / out_name, progress=False).out_dir
+    finally:
+        if saved is None:
+            os.environ.pop("EVALSUITE_CACHE", None)
+        else:
+            os.environ["EVALSUITE_CACHE"] = saved
