@@ -194,6 +194,19 @@ def _safe_resample(x: np.ndarray, r: int, rate: int) -> np.ndarray:
         return np.zeros(0, np.float32)
 
 
+def _lost_content(src: np.ndarray, seg: np.ndarray, r: int, rate: int) -> str:
+    """An item whose content lies above the run's Nyquist frequency (e.g. ultrasonic recordings)
+    loses it all to resampling; report that instead of evaluating the resampler's edge ringing."""
+    if r <= rate or seg.size == 0:
+        return ""
+    p_src = float(np.mean(np.square(src, dtype=np.float64)))
+    p_seg = float(np.mean(np.square(seg, dtype=np.float64)))
+    if p_src > 0 and p_seg < 1e-4 * p_src:  # -40 dB: nothing audible is left
+        return (f"no content below {rate // 2} Hz (the run's Nyquist frequency): "
+                f"{10 * np.log10(max(p_seg, 1e-30) / p_src):.0f} dB of the power remains after resampling")
+    return ""
+
+
 def _item_id(path: Path, k: int, n: int) -> str:
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in path.stem)
     return stem if n == 1 else f"{stem}_s{k + 1}"
@@ -228,8 +241,10 @@ def prepare(sources: list[Source], cfg: CorpusConfig, out_dir: Path, progress: b
         if cfg.categories and src.category not in cfg.categories:
             continue
         for k, s0 in enumerate(starts):
-            seg = _safe_resample(x[s0:s0 + int(cfg.max_segment_s * r)], r, cfg.rate)
-            items.append(_finish_item(_item_id(src.path, k, len(starts)), src, seg, s0 / r, note, cfg, out_dir))
+            raw = x[s0:s0 + int(cfg.max_segment_s * r)]
+            seg = _safe_resample(raw, r, cfg.rate)
+            items.append(_finish_item(_item_id(src.path, k, len(starts)), src, seg, s0 / r, note, cfg, out_dir,
+                                      error=_lost_content(raw, seg, r, cfg.rate)))
     if not cfg.categories or "noisy_speech" in cfg.categories:
         for src in (s for s in sources if s.category == NOISE_CATEGORY):
             try:
@@ -247,9 +262,11 @@ def prepare(sources: list[Source], cfg: CorpusConfig, out_dir: Path, progress: b
 
 
 def _finish_item(iid: str, src: Source, seg: np.ndarray, start_s: float, note: str, cfg: CorpusConfig,
-                 out_dir: Path) -> Item:
+                 out_dir: Path, error: str = "") -> Item:
     rel = f"audio/reference/{iid}.wav"
     try:
+        if error:
+            raise AudioError(f"{iid}: {error}")
         check_audio(seg, cfg.rate, name=iid)
         y = normalize_loudness(seg, cfg.rate, cfg.target_lufs)
         from .audio import loudness_lufs

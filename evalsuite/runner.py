@@ -437,7 +437,8 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True,
     prev = _check_resumable(run_l, cfg)
     if cfg.data:
         os.environ["EVALSUITE_DATA"] = str(cfg.data)  # spawn workers inherit it (model lookup)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker process
+    for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # one thread per worker process (inherited by spawn workers)
 
     sources = _sources(cfg)
     prep_dir, items = prepare_cached(sources, cfg.corpus, progress=progress)

@@ -8,12 +8,12 @@ import numpy as np
 import soundfile as sf
 
 
-def _tone(n: int, rate: int, f: float = 440.0, amp: float = 0.3) -> np.ndarray:
+def _tone(n: int, rate: int, f: float = 440.0, amp: float = 0.3, noise: float = 0.01) -> np.ndarray:
     t = np.arange(n) / rate
     # a tone with a slow envelope and a little noise: something every metric can score
     rng = np.random.default_rng(n)
     return (amp * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 1.3 * t))
-            + 0.01 * rng.standard_normal(n)).astype(np.float32)
+            + noise * rng.standard_normal(n)).astype(np.float32)
 
 
 def make_bad_inputs(d: Path) -> dict[str, str]:
@@ -47,7 +47,7 @@ def make_bad_inputs(d: Path) -> dict[str, str]:
     w("rate_8k.wav", _tone(8000 * 2, 8000), rate=8000)
     w("rate_96k.wav", _tone(96000 * 2, 96000), rate=96000)
     w("rate_11025.wav", _tone(11025 * 2, 11025), rate=11025)
-    w("ultrasonic_only_96k.wav", _tone(96000 * 2, 96000, f=30000), rate=96000, want="bad")
+    w("ultrasonic_only_96k.wav", _tone(96000 * 2, 96000, f=30000, noise=0.0), rate=96000, want="bad")
     w("very_quiet.wav", _tone(r * 2, r, amp=1e-4), subtype="FLOAT")
     w("denormal_tiny.wav", np.full(r * 2, 1e-39, np.float32), subtype="FLOAT", want="bad")
     w("flac_named_wav.wav", _tone(r * 2, r), fmt="FLAC")
