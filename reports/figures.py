@@ -61,10 +61,30 @@ def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", styles: dict | 
         ax.set_xlabel("measured kbps")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel(metric)
+    lim = _value_limits(c)
+    if lim is not None:
+        axes[0][0].set_ylim(*lim)
     if title:
         fig.suptitle(title, fontsize=10)
     _legend_below(fig, axes)
     return fig
+
+
+def _value_limits(c: pd.DataFrame) -> tuple[float, float] | None:
+    """y limits that show every mean and as much of the CIs as stays within half the means'
+    span: with two items a t-interval can be ten times wider than the differences that matter."""
+    means = c["mean"].to_numpy(dtype=float)
+    means = means[np.isfinite(means)]
+    if len(means) == 0:
+        return None
+    lo_m, hi_m = float(means.min()), float(means.max())
+    span = hi_m - lo_m or max(abs(hi_m), 1.0) * 0.1
+    lows = c["ci95_low"].to_numpy(dtype=float)
+    highs = c["ci95_high"].to_numpy(dtype=float)
+    lo = max(np.nanmin(lows, initial=lo_m), lo_m - 0.5 * span) if np.isfinite(lows).any() else lo_m
+    hi = min(np.nanmax(highs, initial=hi_m), hi_m + 0.5 * span) if np.isfinite(highs).any() else hi_m
+    pad = 0.05 * (hi - lo or span)
+    return (min(lo, lo_m) - pad, max(hi, hi_m) + pad)
 
 
 def _log_kbps_axis(ax) -> None:
