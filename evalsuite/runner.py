@@ -223,7 +223,8 @@ def applicable_metrics(metrics: tuple[str, ...], category: str) -> tuple[str, ..
 
 def plan(cfg: RunConfig, items: list[Item], run: L.RunLayout, metrics: tuple[str, ...]) -> tuple[list[Unit], list[dict]]:
     """Units to compute, plus rows that are already decided (bad input, unavailable, unsupported)."""
-    from .codecs import codec_class
+    from .codecs import CodecUnavailable, codec_class
+    from .data import DataError
 
     units: list[Unit] = []
     decided: list[dict] = []
@@ -231,9 +232,13 @@ def plan(cfg: RunConfig, items: list[Item], run: L.RunLayout, metrics: tuple[str
         cls = codec_class(name)  # unknown codec -> KeyError listing the known ones
         opts = tuple(sorted(cfg.codec_opts.get(name, {}).items()))
         avail, why = cls.availability()
-        inst = None
+        inst, settings = None, {}
         if avail:
-            inst = cls(**dict(opts))  # validates options up front
+            inst = cls(**dict(opts))  # validates options up front (unknown options are an error)
+            try:
+                settings = inst.settings()
+            except (CodecUnavailable, DataError) as e:  # e.g. model files not in the data location
+                avail, why = False, str(e)
         kbps_list = (L.NO_BITRATE,) if cls.is_anchor else tuple(cfg.kbps)
         for it in items:
             mets = applicable_metrics(metrics, it.category)
@@ -249,7 +254,7 @@ def plan(cfg: RunConfig, items: list[Item], run: L.RunLayout, metrics: tuple[str
                 else:
                     reason = _unsupported(inst, kbps) if not cls.is_anchor else ""
                     if reason:
-                        decided += status_rows(u, L.UNSUPPORTED, reason, {"codec_settings": inst.settings()})
+                        decided += status_rows(u, L.UNSUPPORTED, reason, {"codec_settings": settings})
                     else:
                         units.append(u)
     return units, decided

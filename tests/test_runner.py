@@ -127,3 +127,18 @@ def test_kill_9_and_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     a = pd.read_parquet(full / "results.parquet").drop(columns=["audio_path"])
     b = pd.read_parquet(killed / "results.parquet").drop(columns=["audio_path"])
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_missing_model_files_give_unavailable_rows_not_a_crash(tmp_path, monkeypatch, data_dir):
+    # a user corpus and no data location: soundstream cannot find its models
+    (tmp_path / "c" / "clean_speech").mkdir(parents=True)
+    import shutil
+
+    shutil.copy(data_dir / "corpus" / "speech" / "pesq_speech.wav", tmp_path / "c" / "clean_speech")
+    monkeypatch.delenv("EVALSUITE_DATA", raising=False)
+    assert main(["run", "--corpus", str(tmp_path / "c"), "--codecs", "soundstream,opus", "--kbps", "6,12",
+                 "--metrics", "si_sdr", "--no-anchors", "--no-progress", "--jobs", "1", "--out", str(tmp_path / "r")]) == 0
+    df = pd.read_parquet(tmp_path / "r" / "results.parquet")
+    ss = df[df.codec == "soundstream"]
+    assert (ss.status == "unavailable").all() and ss.error.str.contains("EVALSUITE_DATA").all()
+    assert (df[df.codec == "opus"].status == "ok").all()
