@@ -47,7 +47,7 @@ def plot_metric(curves: pd.DataFrame, metric: str, out_base: Path) -> list[Path]
         ax.set_xlabel("measured kbps")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(metric)
-    handles, labels = {}, []
+    handles: dict = {}
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

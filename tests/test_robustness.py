@@ -7,13 +7,11 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -124,16 +122,6 @@ def test_codec_failures_and_metric_failures_are_rows_not_crashes(fault_env):
     assert (ok.status == "ok").all()
     garbage = df[df.codec.str.endswith("OpusGarbage")]
     assert ((garbage.status == "ok") | (garbage.error.str.len() > 0)).all()
-
-
-def _units(db: Path) -> int:
-    try:
-        con = sqlite3.connect(str(db), timeout=5)
-        n = con.execute("SELECT COUNT(DISTINCT item || codec || requested_kbps) FROM results").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from evalsuite.audio import read_audio
 from evalsuite.cli import main
+from tests.support.runs import stored_units
 
 SMALL = ["--categories", "clean_speech", "--max-items", "2", "--no-progress"]
 
@@ -96,16 +96,6 @@ def test_bad_options_give_clear_errors(tmp_path, capsys):
     assert "codec.key=value" in capsys.readouterr().err
 
 
-def _units(db: Path) -> int:
-    try:
-        con = sqlite3.connect(str(db), timeout=5)
-        n = con.execute("SELECT COUNT(DISTINCT item || codec || requested_kbps) FROM results").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 def test_kill_9_and_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     args = ["run", *SMALL, "--codecs", "opus,soundstream", "--kbps", "3,6,9", "--metrics", "si_sdr,lsd,stoi"]
@@ -118,11 +108,11 @@ def test_kill_9_and_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     for target in (3, 8):  # kill twice, at different points
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         t0 = time.time()
-        while _units(killed / "results.sqlite") < target and p.poll() is None and time.time() - t0 < 300:
+        while stored_units(killed / "results.sqlite") < target and p.poll() is None and time.time() - t0 < 300:
             time.sleep(0.05)
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
-    assert _units(killed / "results.sqlite") < _units(full / "results.sqlite")  # really interrupted
+    assert stored_units(killed / "results.sqlite") < stored_units(full / "results.sqlite")  # really interrupted
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     a = pd.read_parquet(full / "results.parquet").drop(columns=["audio_path"])
     b = pd.read_parquet(killed / "results.parquet").drop(columns=["audio_path"])

@@ -2,7 +2,7 @@
 optional library only affects the codec that needs it."""
 from __future__ import annotations
 
-import importlib
+from ..registry import load_class
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +26,7 @@ def codec_names() -> list[str]:
 
 def codec_class(name: str) -> type[Codec]:
     """A registered name, or ``package.module:Class`` for your own Codec subclass."""
-    spec = _REGISTRY.get(name) or (name if ":" in name else None)
-    if spec is None:
-        raise KeyError(f"unknown codec {name!r}; known: {', '.join(_REGISTRY)} (or package.module:Class)")
-    mod, cls = spec.split(":")
-    obj = getattr(importlib.import_module(mod), cls)
-    if not (isinstance(obj, type) and issubclass(obj, Codec)):
-        raise KeyError(f"{name!r} is not a Codec subclass")
-    return obj
+    return load_class(_REGISTRY, name, Codec, "codec")
 
 
 def get_codec(name: str, **opts: Any) -> Codec:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .tools import run_tool
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
 from .packing import from_int16, to_int16
 
@@ -104,15 +105,7 @@ class Codec2Codec(Codec):
         return y[MODE_DELAY[mode]:]
 
     def _run(self, cmd: list[str]) -> None:
-        try:
-            p = subprocess.run(cmd, capture_output=True, timeout=float(self.opts["timeout_s"]))
-        except FileNotFoundError as e:
-            raise CodecUnavailable(f"codec2: {cmd[0]} not found: apt-get install codec2") from e
-        except subprocess.TimeoutExpired as e:
-            raise RuntimeError(f"codec2: {cmd[0]} timed out after {self.opts['timeout_s']} s") from e
-        if p.returncode != 0:
-            raise RuntimeError(f"codec2: {' '.join(cmd[:2])} failed (exit {p.returncode}): "
-                               f"{p.stderr.decode(errors='replace').strip()[-500:]}")
+        run_tool("codec2", cmd, float(self.opts["timeout_s"]), "apt-get install codec2")
 
 
 def _codec2_version() -> str:

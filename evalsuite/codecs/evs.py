@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import resample
+from .tools import run_tool
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
 from .packing import from_int16, g192_read, to_int16
 
@@ -175,13 +175,4 @@ class EVSCodec(Codec):
         return resample(y, fs, SAMPLE_RATE)
 
     def _run(self, cmd: list[str]) -> None:
-        name = Path(cmd[0]).name
-        try:
-            p = subprocess.run(cmd, capture_output=True, timeout=float(self.opts["timeout_s"]))
-        except OSError as e:
-            raise CodecUnavailable(f"evs: cannot run {cmd[0]} ({e}); {BUILD_HINT}") from e
-        except subprocess.TimeoutExpired as e:
-            raise RuntimeError(f"evs: {name} timed out after {self.opts['timeout_s']} s: {' '.join(cmd)}") from e
-        if p.returncode != 0:
-            err = (p.stderr.decode(errors="replace") or p.stdout.decode(errors="replace")).strip()
-            raise RuntimeError(f"evs: {name} failed (exit {p.returncode}) running {' '.join(cmd)}: {err[-800:]}")
+        run_tool("evs", cmd, float(self.opts["timeout_s"]), BUILD_HINT)

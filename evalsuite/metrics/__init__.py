@@ -1,7 +1,7 @@
 """Metric registry: names -> classes, imported lazily."""
 from __future__ import annotations
 
-import importlib
+from ..registry import load_class
 
 from .base import Metric, MetricInfo, MetricUnavailable
 
@@ -25,14 +25,7 @@ def metric_names() -> list[str]:
 
 def metric_class(name: str) -> type[Metric]:
     """A registered name, or ``package.module:Class`` for your own Metric subclass."""
-    spec = _REGISTRY.get(name) or (name if ":" in name else None)
-    if spec is None:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)} (or package.module:Class)")
-    mod, cls = spec.split(":")
-    obj = getattr(importlib.import_module(mod), cls)
-    if not (isinstance(obj, type) and issubclass(obj, Metric)):
-        raise KeyError(f"{name!r} is not a Metric subclass")
-    return obj
+    return load_class(_REGISTRY, name, Metric, "metric")
 
 
 def get_metric(name: str) -> Metric:
