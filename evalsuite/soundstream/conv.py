@@ -1,0 +1,84 @@
+"""Causal 1-D convolutions that stream.
+
+``CausalConv1d`` pads ``(K-1)*d + 1 - S`` zeros on the left, so ``n*S`` input samples give exactly
+``n`` outputs and no output looks ahead. While streaming it keeps the last ``(K-1)*d + 1 - S``
+inputs instead of padding, so feeding a signal in chunks (whole multiples of the stride) gives the
+same numbers as feeding it at once.
+
+``CausalConvTranspose1d`` upsamples by S with kernel K and keeps only the first ``T*S`` outputs
+(the rest would need future frames). It works on groups of ``frames_per_call`` input steps, one
+model frame each: every group is transposed-convolved on its own (bias added, optional int8
+emulation, as a TFLite call on one packet does), then groups are overlap-added. Offline and
+streaming run the same arithmetic, and with ``K - S <= frames_per_call * S`` each output sums at
+most two terms, so chunked results equal offline results bit for bit.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .fakequant import FakeQuant
+from .streaming import StreamingLayer
+
+
+class CausalConv1d(StreamingLayer):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 groups: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, kernel, stride=stride, dilation=dilation, groups=groups, bias=bias)
+        self.stride = stride
+        self.pad = (kernel - 1) * dilation + 1 - stride
+        if self.pad < 0:
+            raise ValueError(f"kernel {kernel} (dilation {dilation}) shorter than stride {stride}")
+        self.out_q = FakeQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % self.stride:
+            raise ValueError(f"input length {x.shape[-1]} is not a multiple of the stride {self.stride}")
+        if self._streaming:
+            if self._state is None:
+                self._state = x.new_zeros(x.shape[0], x.shape[1], self.pad)
+            x = torch.cat([self._state, x], dim=-1)
+            self._state = x[..., x.shape[-1] - self.pad:]
+        elif self.pad:
+            x = F.pad(x, (self.pad, 0))
+        return self.out_q(self.conv(x))
+
+
+class CausalConvTranspose1d(StreamingLayer):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, groups: int = 1,
+                 frames_per_call: int = 1) -> None:
+        super().__init__()
+        if kernel < stride:
+            raise ValueError(f"kernel {kernel} shorter than stride {stride}")
+        if kernel - stride > frames_per_call * stride:
+            raise ValueError("kernel - stride must not exceed one frame of output (frames_per_call * stride)")
+        self.convt = nn.ConvTranspose1d(cin, cout, kernel, stride=stride, groups=groups, bias=False)
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.kernel, self.stride, self.r = kernel, stride, frames_per_call
+        self.out_q = FakeQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t = x.shape
+        if t % self.r:
+            raise ValueError(f"input length {t} is not a multiple of {self.r} steps per frame")
+        g = t // self.r
+        hop = self.r * self.stride
+        lg = (self.r - 1) * self.stride + self.kernel
+        xg = x.reshape(b, c, g, self.r).permute(0, 2, 1, 3).reshape(b * g, c, self.r)
+        z = self.convt(xg)  # [b*g, O, lg]
+        o = z.shape[1]
+        bias = self.bias.view(1, -1, 1)
+        if self.out_q.enabled:
+            # TFLite: q(tconv + b) per call; the carried tail has b removed (it is re-added next call)
+            z = self.out_q(z + bias)
+            z = torch.cat([z[..., :hop], z[..., hop:] - bias], dim=-1)
+        z = z.reshape(b, g, o * lg).transpose(1, 2)
+        y = F.fold(z, output_size=(1, (g - 1) * hop + lg), kernel_size=(1, lg), stride=(1, hop)).reshape(b, o, -1)
+        if self._streaming and self._state is not None:
+            y = torch.cat([y[..., : self._state.shape[-1]] + self._state, y[..., self._state.shape[-1]:]], dim=-1)
+        if self._streaming:
+            self._state = y[..., g * hop:]
+        y = y[..., : g * hop]
+        return y if self.out_q.enabled else y + bias
