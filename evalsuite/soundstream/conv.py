@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fakequant import FakeQuant
+from .fakequant import FakeQuant, Int8Requant
 from .streaming import StreamingLayer
 
 
@@ -32,6 +32,7 @@ class CausalConv1d(StreamingLayer):
         if self.pad < 0:
             raise ValueError(f"kernel {kernel} (dilation {dilation}) shorter than stride {stride}")
         self.out_q = FakeQuant()
+        self.int8 = Int8Requant()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.stride:
@@ -43,6 +44,10 @@ class CausalConv1d(StreamingLayer):
             self._state = x[..., x.shape[-1] - self.pad:]
         elif self.pad:
             x = F.pad(x, (self.pad, 0))
+        if self.int8.enabled:
+            c = self.conv
+            acc = F.conv1d(self.int8.prepare(x), self.int8.weight, self.int8.bias, c.stride, 0, c.dilation, c.groups)
+            return self.int8.finish(acc)
         return self.out_q(self.conv(x))
 
 
@@ -58,6 +63,10 @@ class CausalConvTranspose1d(StreamingLayer):
         self.bias = nn.Parameter(torch.zeros(cout))
         self.kernel, self.stride, self.r = kernel, stride, frames_per_call
         self.out_q = FakeQuant()
+        self.int8 = Int8Requant()
+        # what TFLite subtracts from the carried tail (its float bias; the int8 op adds the
+        # dequantised int32 one); empty = ``bias``
+        self.register_buffer("tail_bias", torch.zeros(0), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t = x.shape
@@ -67,13 +76,23 @@ class CausalConvTranspose1d(StreamingLayer):
         hop = self.r * self.stride
         lg = (self.r - 1) * self.stride + self.kernel
         xg = x.reshape(b, c, g, self.r).permute(0, 2, 1, 3).reshape(b * g, c, self.r)
-        z = self.convt(xg)  # [b*g, O, lg]
-        o = z.shape[1]
         bias = self.bias.view(1, -1, 1)
-        if self.out_q.enabled:
+        if self.int8.enabled:
+            ct = self.convt
+            acc = F.conv_transpose1d(self.int8.prepare(xg), self.int8.weight, self.int8.bias, ct.stride, 0, 0, ct.groups)
+            z = self.int8.finish(acc)
+        else:
+            z = self.convt(xg)  # [b*g, O, lg]
+        o = z.shape[1]
+        quantised = self.out_q.enabled or self.int8.enabled
+        if self.int8.enabled:
+            tail_bias = self.tail_bias.view(1, -1, 1) if self.tail_bias.numel() else bias
+            z = torch.cat([z[..., :hop], z[..., hop:] - tail_bias], dim=-1)
+        elif self.out_q.enabled:
             # TFLite: q(tconv + b) per call; the carried tail has b removed (it is re-added next call)
             z = self.out_q(z + bias)
-            z = torch.cat([z[..., :hop], z[..., hop:] - bias], dim=-1)
+            tail_bias = self.tail_bias.view(1, -1, 1) if self.tail_bias.numel() else bias
+            z = torch.cat([z[..., :hop], z[..., hop:] - tail_bias], dim=-1)
         z = z.reshape(b, g, o * lg).transpose(1, 2)
         y = F.fold(z, output_size=(1, (g - 1) * hop + lg), kernel_size=(1, lg), stride=(1, hop)).reshape(b, o, -1)
         if self._streaming and self._state is not None:
@@ -81,4 +100,4 @@ class CausalConvTranspose1d(StreamingLayer):
         if self._streaming:
             self._state = y[..., g * hop:]
         y = y[..., : g * hop]
-        return y if self.out_q.enabled else y + bias
+        return y if quantised else y + bias

@@ -40,3 +40,44 @@ class FakeQuant(nn.Module):
 
     def extra_repr(self) -> str:
         return "int8" if self.enabled else "off"
+
+
+class Int8Requant(nn.Module):
+    """Integer arithmetic of a TFLite int8 conv-like layer (as XNNPACK runs it).
+
+    Holds int8 weights, int32 bias and the per-channel requantisation scale
+    ``s_in * s_w / s_out`` (float32). ``prepare`` turns the float input (which holds
+    ``(q - z_in) * s_in`` exactly) into integers; the layer convolves those with the integer
+    weights in float64 (exact: every partial sum is an integer far below 2^53); ``finish``
+    requantises like XNNPACK's fp32 path -- ``rint(float32(acc) * scale) + z_out``, clamped to
+    int8 -- and returns the dequantised float.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in ("s_in", "weight", "bias", "scale", "s_out", "z_out"):
+            self.register_buffer(name, torch.zeros(0, dtype=torch.float64), persistent=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.s_in.numel() > 0
+
+    def set(self, s_in: float, weight_int, bias_int, w_scales, s_out, z_out) -> None:
+        import numpy as np
+
+        n = np.asarray(bias_int).shape[0]
+        s_out = np.broadcast_to(np.asarray(s_out, np.float32).reshape(-1), (n,))
+        sc = (np.float32(s_in) * np.broadcast_to(np.asarray(w_scales, np.float32).reshape(-1), (n,))) / s_out
+        self.s_in = torch.tensor([s_in], dtype=torch.float64)
+        self.weight = torch.as_tensor(np.asarray(weight_int), dtype=torch.float64)
+        self.bias = torch.as_tensor(np.asarray(bias_int), dtype=torch.float64)
+        self.scale = torch.from_numpy(np.ascontiguousarray(sc.astype(np.float32))).view(1, -1, 1)
+        self.s_out = torch.from_numpy(np.ascontiguousarray(s_out)).view(1, -1, 1)
+        self.z_out = torch.as_tensor(np.broadcast_to(np.asarray(z_out, np.float32).reshape(-1), (n,)).copy()).view(1, -1, 1)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x.double() / self.s_in)
+
+    def finish(self, acc: torch.Tensor) -> torch.Tensor:
+        q = torch.clamp(torch.round(acc.float() * self.scale) + self.z_out, -128, 127)
+        return (q - self.z_out) * self.s_out
