@@ -1,9 +1,10 @@
 """Emulation of TFLite int8 tensors inside a float model ("fake quantisation").
 
 Lyra v2's middle layers run in int8: every such tensor holds ``q = clamp(round(x/s) + z, -128, 127)``
-and the next op sees ``(q - z) * s``. Applying that map at exactly the tensors the TFLite graph
-quantises makes the float model follow the integer one to within rare 1-LSB rounding differences
-(integer kernels requantise with fixed-point multipliers; we use float64-free float32 maths).
+and the next op sees ``(q - z) * s``. Applying that map at the float->int8 boundaries of the TFLite
+graph (its QUANTIZE ops) reproduces them; layers whose inputs and weights are both int8 use
+``Int8Requant`` (and the LeakyReLU/add emulations in ``activation``/``residual``), which follow
+the integer kernels exactly.
 Disabled (identity) by default, so the paper configuration never pays for it.
 """
 from __future__ import annotations
@@ -33,9 +34,9 @@ class FakeQuant(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        v = x / self.scale
-        # TFLite rounds half away from zero
-        q = torch.clamp(torch.sign(v) * torch.floor(v.abs() + 0.5) + self.zero_point, -128.0, 127.0)
+        # as XNNPACK's float->int8 convert: multiply by the float32 reciprocal, round half to even
+        v = x * (1.0 / self.scale)
+        q = torch.clamp(torch.round(v) + self.zero_point, -128.0, 127.0)
         return (q - self.zero_point) * self.scale
 
     def extra_repr(self) -> str:

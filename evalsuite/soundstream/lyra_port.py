@@ -210,6 +210,13 @@ def load_graph_into(slots: list[tuple[str, nn.Module]], g: TfliteGraph, slope: f
                 _set_quant(mod.out_q, g, ops[0].outputs[0])
         elif kind == "add":
             _set_quant(mod.add_q, g, ops[0].outputs[0])
+            ins = [g.tensor(i) for i in ops[0].inputs]
+            out = g.tensor(ops[0].outputs[0])
+            if all(t.dtype == np.int8 for t in ins + [out]):
+                # which input is the branch (a conv output) and which the skip
+                p0 = g.producer.get(ops[0].inputs[0])
+                br, sk = (ins[0], ins[1]) if p0 is not None and p0.kind == "CONV_2D" else (ins[1], ins[0])
+                mod.set_int8_add(float(br.scales[0]), float(sk.scales[0]), float(out.scales[0]), int(out.zero_points[0]))
         quantised += any(g.tensor(t).dtype == np.int8 for op in ops for t in op.outputs)
     return quantised
 
@@ -261,6 +268,8 @@ def load_lyra_v2(model_dir: str | Path, int8: bool = True) -> SoundStream:
                 m.scale, m.zero_point = torch.ones(0), torch.zeros(0)
             if isinstance(m, Activation):
                 m.int8 = torch.zeros(0)
+            if isinstance(m, ResidualUnit):
+                m.add_int8 = torch.zeros(0, dtype=torch.float64)
             if isinstance(m, Int8Requant):
                 m.s_in = torch.zeros(0, dtype=torch.float64)
     return model.eval()
