@@ -11,6 +11,13 @@ model frame each: every group is transposed-convolved on its own (bias added, op
 emulation, as a TFLite call on one packet does), then groups are overlap-added. Offline and
 streaming run the same arithmetic, and with ``K - S <= frames_per_call * S`` each output sums at
 most two terms, so chunked results equal offline results bit for bit.
+
+Bit-exactness on CPU needs one more thing: PyTorch picks different convolution kernels by batch
+size (``thnn`` im2col+GEMM for batch 1, oneDNN otherwise), and their sums round differently. In
+inference (no autograd) on CPU we therefore always call oneDNN's direct convolution, whose
+per-output summation order does not depend on the signal length or batch; transposed
+convolutions run as their polyphase equivalent (S ordinary convolutions with K/S taps) through
+the same kernel. Training uses the ordinary autograd ops.
 """
 from __future__ import annotations
 
@@ -20,6 +27,34 @@ from torch import nn
 
 from .fakequant import FakeQuant, Int8Requant
 from .streaming import StreamingLayer
+
+
+def _use_direct(x: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+            and torch.backends.mkldnn.is_available())
+
+
+def conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride: int = 1, dilation: int = 1,
+           groups: int = 1) -> torch.Tensor:
+    """``F.conv1d`` (no padding) with a length- and batch-invariant summation order in CPU inference."""
+    if _use_direct(x):
+        return torch.ops.aten.mkldnn_convolution(x.unsqueeze(2).contiguous(), w.unsqueeze(2).contiguous(), b,
+                                                 [0, 0], [1, stride], [1, dilation], groups).squeeze(2)
+    return F.conv1d(x, w, b, stride, 0, dilation, groups)
+
+
+def conv_transpose1d(x: torch.Tensor, w: torch.Tensor, stride: int, groups: int = 1) -> torch.Tensor:
+    """``F.conv_transpose1d`` without bias or padding; output length ``(T-1)*S + K``. In CPU
+    inference (and K a multiple of S) computed as S polyphase convolutions via ``conv1d``."""
+    cin, og, k = w.shape
+    if not _use_direct(x) or k % stride:
+        return F.conv_transpose1d(x, w, None, stride, 0, 0, groups)
+    m, s, g = k // stride, stride, groups
+    # phase j, tap i of output channel o: w[c, o, (m-1-i)*S + j]
+    wp = w.reshape(g, cin // g, og, m, s).flip(3).permute(0, 2, 4, 1, 3).reshape(g * og * s, cin // g, m)
+    y = conv1d(F.pad(x, (m - 1, m - 1)), wp, None, 1, 1, g)  # [N, O*S, T+m-1]
+    n, _, t = y.shape
+    return y.reshape(n, g * og, s, t).transpose(2, 3).reshape(n, g * og, t * s)
 
 
 class CausalConv1d(StreamingLayer):
@@ -48,7 +83,8 @@ class CausalConv1d(StreamingLayer):
             c = self.conv
             acc = F.conv1d(self.int8.prepare(x), self.int8.weight, self.int8.bias, c.stride, 0, c.dilation, c.groups)
             return self.int8.finish(acc)
-        return self.out_q(self.conv(x))
+        c = self.conv
+        return self.out_q(conv1d(x, c.weight, c.bias, c.stride[0], c.dilation[0], c.groups))
 
 
 class CausalConvTranspose1d(StreamingLayer):
@@ -82,7 +118,7 @@ class CausalConvTranspose1d(StreamingLayer):
             acc = F.conv_transpose1d(self.int8.prepare(xg), self.int8.weight, self.int8.bias, ct.stride, 0, 0, ct.groups)
             z = self.int8.finish(acc)
         else:
-            z = self.convt(xg)  # [b*g, O, lg]
+            z = conv_transpose1d(xg, self.convt.weight, self.stride, self.convt.groups)  # [b*g, O, lg]
         o = z.shape[1]
         quantised = self.out_q.enabled or self.int8.enabled
         if self.int8.enabled:
