@@ -23,10 +23,15 @@ def nearest(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
 
 def kmeans(x: torch.Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Lloyd's k-means; starts from random rows of ``x`` (with replacement when too few)."""
+    """Lloyd's k-means with k-means++ seeding (random rows, with repeats when too few rows)."""
     n = x.shape[0]
-    idx = torch.randint(n, (k,), generator=generator) if n < k else torch.randperm(n, generator=generator)[:k]
-    c = x[idx].clone()
+    if n <= k:
+        return x[torch.randint(n, (k,), generator=generator)].clone()
+    c = x[torch.randint(n, (1,), generator=generator)].clone()
+    for _ in range(1, k):
+        d = torch.cdist(x, c).min(1).values ** 2
+        p = d / d.sum() if d.sum() > 0 else torch.full_like(d, 1.0 / n)
+        c = torch.cat([c, x[torch.multinomial(p, 1, generator=generator)]])
     for _ in range(iters):
         a = nearest(x, c)
         s = torch.zeros_like(c).index_add_(0, a, x)
