@@ -38,20 +38,35 @@ def conv1d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride: int
            groups: int = 1) -> torch.Tensor:
     """``F.conv1d`` (no padding) with a length- and batch-invariant summation order in CPU inference."""
     if _use_direct(x):
-        return torch.ops.aten.mkldnn_convolution(x.unsqueeze(2).contiguous(), w.unsqueeze(2).contiguous(), b,
+        return torch.ops.aten.mkldnn_convolution(x.unsqueeze(2).contiguous(), w.unsqueeze(2), b,
                                                  [0, 0], [1, stride], [1, dilation], groups).squeeze(2)
     return F.conv1d(x, w, b, stride, 0, dilation, groups)
 
 
-def conv_transpose1d(x: torch.Tensor, w: torch.Tensor, stride: int, groups: int = 1) -> torch.Tensor:
+def polyphase_weight(w: torch.Tensor, stride: int, groups: int) -> torch.Tensor:
+    """Transposed-conv weight [C, O/g, K] -> ordinary conv weight [O*S, C/g, K/S]: phase j,
+    tap i of output channel o is w[c, o, (K/S-1-i)*S + j]."""
+    cin, og, k = w.shape
+    m, s, g = k // stride, stride, groups
+    return w.reshape(g, cin // g, og, m, s).flip(3).permute(0, 2, 4, 1, 3).reshape(g * og * s, cin // g, m).contiguous()
+
+
+def conv_transpose1d(x: torch.Tensor, w: torch.Tensor, stride: int, groups: int = 1,
+                     cache: dict | None = None) -> torch.Tensor:
     """``F.conv_transpose1d`` without bias or padding; output length ``(T-1)*S + K``. In CPU
-    inference (and K a multiple of S) computed as S polyphase convolutions via ``conv1d``."""
+    inference (and K a multiple of S) computed as S polyphase convolutions via ``conv1d``;
+    ``cache`` (a dict owned by the layer) keeps the rearranged weight between calls."""
     cin, og, k = w.shape
     if not _use_direct(x) or k % stride:
         return F.conv_transpose1d(x, w, None, stride, 0, 0, groups)
     m, s, g = k // stride, stride, groups
-    # phase j, tap i of output channel o: w[c, o, (m-1-i)*S + j]
-    wp = w.reshape(g, cin // g, og, m, s).flip(3).permute(0, 2, 4, 1, 3).reshape(g * og * s, cin // g, m)
+    key = (w.data_ptr(), w._version, stride, groups)
+    if cache is not None and cache.get("key") == key:
+        wp = cache["w"]
+    else:
+        wp = polyphase_weight(w, stride, groups)
+        if cache is not None:
+            cache.update(key=key, w=wp)
     y = conv1d(F.pad(x, (m - 1, m - 1)), wp, None, 1, 1, g)  # [N, O*S, T+m-1]
     n, _, t = y.shape
     return y.reshape(n, g * og, s, t).transpose(2, 3).reshape(n, g * og, t * s)
@@ -103,6 +118,7 @@ class CausalConvTranspose1d(StreamingLayer):
         # what TFLite subtracts from the carried tail (its float bias; the int8 op adds the
         # dequantised int32 one); empty = ``bias``
         self.register_buffer("tail_bias", torch.zeros(0), persistent=False)
+        self._wcache: dict = {}  # polyphase weight for CPU inference
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t = x.shape
@@ -118,7 +134,7 @@ class CausalConvTranspose1d(StreamingLayer):
             acc = F.conv_transpose1d(self.int8.prepare(xg), self.int8.weight, self.int8.bias, ct.stride, 0, 0, ct.groups)
             z = self.int8.finish(acc)
         else:
-            z = conv_transpose1d(xg, self.convt.weight, self.stride, self.convt.groups)  # [b*g, O, lg]
+            z = conv_transpose1d(xg, self.convt.weight, self.stride, self.convt.groups, self._wcache)  # [b*g, O, lg]
         o = z.shape[1]
         quantised = self.out_q.enabled or self.int8.enabled
         if self.int8.enabled:
