@@ -14,13 +14,18 @@ class AudioError(ValueError):
     """Audio that cannot be evaluated (empty, non-finite, silent, unreadable, ...)."""
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read any libsndfile format (WAV/FLAC/Ogg Vorbis/...) as float32."""
+def read_audio(path) -> tuple[np.ndarray, int]:
+    """Read any libsndfile format (WAV/FLAC/Ogg Vorbis/...) as float32; ``path`` may also be a
+    file-like object."""
     import soundfile as sf
 
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        if not path.is_file():
+            raise AudioError(f"{path}: no such file")
+    else:
+        x, rate = sf.read(path, dtype="float32", always_2d=False)
+        return np.ascontiguousarray(x), int(rate)
     try:
         x, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except Exception as e:  # libsndfile errors are RuntimeError/LibsndfileError
@@ -28,17 +33,30 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(x), int(rate)
 
 
-def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
-    """Write atomically (temp file + rename) so a killed run never leaves half a file."""
-    import os
+def wav_bytes(x: np.ndarray, rate: int, subtype: str = "FLOAT") -> bytes:
+    import io
 
     import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(x, dtype=np.float32), int(rate), subtype=subtype, format="WAV")
+    return buf.getvalue()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temp file + rename: a killed process never leaves half a file under the final name."""
+    import os
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(str(tmp), np.asarray(x, dtype=np.float32), int(rate), subtype=subtype, format="WAV")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
+    """Write a WAV atomically."""
+    atomic_write_bytes(Path(path), wav_bytes(x, rate, subtype))
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:

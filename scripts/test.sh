@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: install (torch CPU build first) and run the whole suite.
+# The README's test command: install everything (browser included) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q -e '.[test]'
+bash scripts/setup.sh --with-browser
 export EVALSUITE_DATA="${EVALSUITE_DATA:-$(cd .. && pwd)/shared}"
-python3 -m pytest -q -p no:cacheprovider --timeout=1200 "$@"
+export EVALSUITE_CACHE="${EVALSUITE_CACHE:-$(mktemp -d)}"
+python3 -m pytest -q -p no:cacheprovider --timeout=1500 "$@"

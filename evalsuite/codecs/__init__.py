@@ -25,10 +25,15 @@ def codec_names() -> list[str]:
 
 
 def codec_class(name: str) -> type[Codec]:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown codec {name!r}; known: {', '.join(_REGISTRY)}")
-    mod, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(mod), cls)
+    """A registered name, or ``package.module:Class`` for your own Codec subclass."""
+    spec = _REGISTRY.get(name) or (name if ":" in name else None)
+    if spec is None:
+        raise KeyError(f"unknown codec {name!r}; known: {', '.join(_REGISTRY)} (or package.module:Class)")
+    mod, cls = spec.split(":")
+    obj = getattr(importlib.import_module(mod), cls)
+    if not (isinstance(obj, type) and issubclass(obj, Codec)):
+        raise KeyError(f"{name!r} is not a Codec subclass")
+    return obj
 
 
 def get_codec(name: str, **opts: Any) -> Codec:

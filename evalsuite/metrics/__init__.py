@@ -10,7 +10,8 @@ _REGISTRY: dict[str, str] = {
     "pesq_nb": "evalsuite.metrics.pesq:PesqNarrowband",
     "stoi": "evalsuite.metrics.stoi:Stoi",
     "estoi": "evalsuite.metrics.stoi:ExtendedStoi",
-    "visqol": "evalsuite.metrics.visqol:Visqol",
+    "visqol_audio": "evalsuite.metrics.visqol:VisqolAudio",
+    "visqol_speech": "evalsuite.metrics.visqol:VisqolSpeech",
     "si_sdr": "evalsuite.metrics.spectral:SiSdr",
     "mel_distance": "evalsuite.metrics.spectral:MultiResolutionMelDistance",
     "lsd": "evalsuite.metrics.spectral:LogSpectralDistance",
@@ -23,10 +24,15 @@ def metric_names() -> list[str]:
 
 
 def metric_class(name: str) -> type[Metric]:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)}")
-    mod, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(mod), cls)
+    """A registered name, or ``package.module:Class`` for your own Metric subclass."""
+    spec = _REGISTRY.get(name) or (name if ":" in name else None)
+    if spec is None:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)} (or package.module:Class)")
+    mod, cls = spec.split(":")
+    obj = getattr(importlib.import_module(mod), cls)
+    if not (isinstance(obj, type) and issubclass(obj, Metric)):
+        raise KeyError(f"{name!r} is not a Metric subclass")
+    return obj
 
 
 def get_metric(name: str) -> Metric:

@@ -1,0 +1,52 @@
+"""Wall time of one fixed grid with 1 and 2 local processes and a 2-worker Dask LocalCluster.
+
+Prints parallel efficiency and Dask's overhead per task (measured with a no-op task).
+Usage: EVALSUITE_DATA=../shared python benchmarks/bench_executors.py
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from evalsuite.corpus import CorpusConfig
+from evalsuite.executors import ExecutorConfig, executor_factory
+from evalsuite.runner import RunConfig, run
+
+GRID = RunConfig(codecs=("opus", "soundstream"), kbps=(6.0, 9.0), metrics=("si_sdr", "stoi", "pesq_wb"),
+                 corpus=CorpusConfig(categories=("clean_speech", "music"), max_items=8))
+
+
+def timed(ex: ExecutorConfig) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as d, executor_factory(ex) as factory:
+        t = time.perf_counter()
+        s = run(GRID, Path(d) / "run", progress=False, make_executor=factory)
+        return time.perf_counter() - t, s.units_computed
+
+
+def _noop(x):
+    return x
+
+
+def dask_overhead(n: int = 500) -> float:
+    with executor_factory(ExecutorConfig(kind="dask-local", workers=2)) as factory:
+        ex = factory()
+        list(ex.map(_noop, range(20)))  # warm up
+        t = time.perf_counter()
+        list(ex.map(_noop, range(n)))
+        return (time.perf_counter() - t) / n
+
+
+def main() -> None:
+    t1, n = timed(ExecutorConfig(kind="local", jobs=1))
+    t2, _ = timed(ExecutorConfig(kind="local", jobs=2))
+    td, _ = timed(ExecutorConfig(kind="dask-local", workers=2))
+    print(f"grid: {n} units (items x codecs x kbps, 3 metrics each)")
+    print(f"{'executor':22s} {'wall s':>8s} {'speed-up':>9s} {'efficiency':>10s}")
+    for name, t, w in (("local, 1 process", t1, 1), ("local, 2 processes", t2, 2), ("dask LocalCluster, 2", td, 2)):
+        print(f"{name:22s} {t:8.1f} {t1 / t:9.2f} {t1 / t / w:10.0%}")
+    print(f"dask overhead per task (no-op round trip, 2 workers): {1000 * dask_overhead():.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Input and output checks shared by the metrics: a metric must fail loudly on audio it cannot
+judge (empty, too short, silent, NaN) instead of returning a number that looks like a score."""
+from __future__ import annotations
+
+from importlib import metadata
+
+import numpy as np
+
+from ..audio import AudioError, check_audio
+
+
+def check_signal(x: np.ndarray, rate: int, *, name: str, min_seconds: float) -> np.ndarray:
+    """Validate one mono signal and return it as contiguous float32."""
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise AudioError(f"{name}: expected mono audio (1-D array), got shape {x.shape}")
+    check_audio(x, rate, name=name, min_seconds=min_seconds)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_pair(ref: np.ndarray | None, deg: np.ndarray, rate: int, *, min_seconds: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a reference/degraded pair: both mono, usable, and of equal length."""
+    if ref is None:
+        raise AudioError("this metric needs a reference signal, but none was given")
+    ref = check_signal(ref, rate, name="reference", min_seconds=min_seconds)
+    deg = check_signal(deg, rate, name="degraded", min_seconds=min_seconds)
+    if len(ref) != len(deg):
+        raise AudioError(
+            f"reference and degraded differ in length ({len(ref)} vs {len(deg)} samples); "
+            "align and trim them first (evalsuite.audio.match_length)")
+    return ref, deg
+
+
+def finite(value: float, what: str) -> float:
+    """Return ``value`` as float, or raise if the metric produced NaN/Inf."""
+    v = float(value)
+    if not np.isfinite(v):
+        raise ArithmeticError(f"{what} produced a non-finite value ({v})")
+    return v
+
+
+def package_version(dist: str) -> str:
+    """Installed version of a distribution, or 'not installed'."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"

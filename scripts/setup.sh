@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install evalsuite and what it needs: Debian libraries (libopus for Opus, codec2's tools,
+# optionally Chromium for the MUSHRA browser test), torch's CPU build first, then the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+apt_pkgs=(libopus0 codec2 libsndfile1)
+[ "${1:-}" = "--with-browser" ] && apt_pkgs+=(chromium chromium-driver)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install ${missing[*]} with your system's package manager" >&2
+  fi
+fi
+# the CPU build of torch first: an unpinned torch would pull gigabytes of CUDA packages
+python3 -m pip install -q torch==2.13.0
+python3 -m pip install -q -e '.[test]'

@@ -1,0 +1,81 @@
+"""Fault injection for robustness tests (test-only plugins: real codecs and metrics with a fault).
+
+Used as plugins by name, e.g. ``--codecs tests.support.faulty:OpusKillsWorkerOnce``, so spawn
+workers import them like any codec. Markers live in $EVALSUITE_FAULT_DIR.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evalsuite.codecs.opus import OpusCodec
+from evalsuite.metrics.base import Metric, MetricInfo
+from evalsuite.metrics.spectral import SiSdr
+
+
+def _marker(name: str) -> Path:
+    return Path(os.environ["EVALSUITE_FAULT_DIR"]) / name
+
+
+class OpusKillsWorkerOnce(OpusCodec):
+    """Opus that SIGKILLs its own worker process the first time it meets the target item."""
+
+    name = "opus_kill_once"
+
+    def encode(self, audio, kbps):
+        m = _marker(f"killed-{kbps:g}")
+        if kbps == float(os.environ.get("EVALSUITE_FAULT_KBPS", "12")) and not m.exists():
+            m.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().encode(audio, kbps)
+
+
+class OpusAlwaysKillsWorker(OpusCodec):
+    """Opus whose worker always dies at one bitrate (the unit must be marked, others unaffected)."""
+
+    name = "opus_kill_always"
+
+    def encode(self, audio, kbps):
+        if kbps == float(os.environ.get("EVALSUITE_FAULT_KBPS", "12")):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().encode(audio, kbps)
+
+
+class OpusGarbage(OpusCodec):
+    """Opus whose bitstream is replaced by random bytes before decoding."""
+
+    name = "opus_garbage"
+
+    def decode(self, encoded):
+        rng = np.random.default_rng(0)
+        encoded.packets = [rng.bytes(len(p)) for p in encoded.packets]
+        return super().decode(encoded)
+
+
+class OpusDecodesNaN(OpusCodec):
+    name = "opus_nan"
+
+    def decode(self, encoded):
+        y = super().decode(encoded)
+        y[len(y) // 2] = np.nan  # mid-signal: delay trimming must not remove it
+        return y
+
+
+class RaisingMetric(Metric):
+    info = MetricInfo(name="raises", needs_reference=True, sample_rate=16000, higher_is_better=True,
+                      version="test")
+
+    def score(self, ref, deg, rate):
+        raise RuntimeError("injected metric failure")
+
+
+class SlowSiSdr(SiSdr):
+    """SI-SDR that takes a moment, so a kill lands mid-run."""
+
+    def score(self, ref, deg, rate):
+        time.sleep(0.2)
+        return super().score(ref, deg, rate)

@@ -1,0 +1,100 @@
+"""EVS adapter. The 3GPP programs are not shipped, so these tests run the adapter against
+tests/fake_evs/ (a test-only stand-in that honours EVS_cod/EVS_dec's command lines and writes
+genuine G.192 files), and check the unavailable status when no programs are found."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.codecs import CodecUnavailable, UnsupportedBitrate, codec_class, get_codec, list_codecs
+from evalsuite.codecs.packing import g192_read
+from evalsuite.codecs.transcode import residual_lag, transcode
+
+FAKE = Path(__file__).parent / "fake_evs"
+
+
+@pytest.fixture
+def fake_evs(monkeypatch):
+    for p in ("EVS_cod", "EVS_dec"):
+        assert (FAKE / p).stat().st_mode & 0o111, f"{FAKE / p} must be executable"
+    monkeypatch.setenv("EVALSUITE_EVS_BIN", str(FAKE))
+
+
+@pytest.fixture(scope="module")
+def speech48(data_dir):
+    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
+    return resample(to_mono(x), r, 48000)
+
+
+def test_unavailable_without_programs(monkeypatch, tmp_path):
+    monkeypatch.setenv("EVALSUITE_EVS_BIN", str(tmp_path))
+    ok, why = codec_class("evs").availability()
+    assert not ok and "EVS_cod" in why and "3gpp.org" in why and "EVALSUITE_EVS_BIN" in why
+    with pytest.raises(CodecUnavailable, match="26.443"):
+        get_codec("evs")
+    row = next(r for r in list_codecs() if r.name == "evs")
+    assert not row.available
+    monkeypatch.delenv("EVALSUITE_EVS_BIN")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    ok, why = codec_class("evs").availability()
+    assert not ok and "PATH" in why
+
+
+def test_rate_mapping(fake_evs):
+    c = get_codec("evs")
+    assert c.resolve_kbps(13.2) == (13.2, "")
+    used, note = c.resolve_kbps(12)
+    assert used == 13.2 and "nearest" in note
+    used, note = c.resolve_kbps(6)
+    assert used == 5.9 and "DTX" in note
+    for bad in (3, 200):
+        with pytest.raises(UnsupportedBitrate, match="outside EVS's rates"):
+            c.resolve_kbps(bad)
+    assert c.coding_rate(8.0) == 16000 and c.coding_rate(9.6) == 32000
+
+
+@pytest.mark.parametrize("kbps, coding_rate", [(7.2, 16000), (13.2, 32000), (24.4, 32000)])
+def test_round_trip_through_fake(fake_evs, speech48, kbps, coding_rate):
+    c = get_codec("evs")
+    tr = transcode(c, speech48, 48000, kbps)
+    enc = tr.encoded
+    assert enc.info["coding_rate"] == coding_rate
+    frames = g192_read(enc.packets[0])
+    assert len(frames) == enc.info["frames"]
+    assert {len(f.bits) for f in frames} == {int(round(kbps * 20))}
+    assert enc.payload_bits == sum(len(f.bits) for f in frames)
+    assert tr.measured_kbps == pytest.approx(kbps)  # coded bits, not the 16-bit G.192 words
+    assert abs(residual_lag(speech48, tr.audio, 48000)) <= 1
+    assert len(tr.audio) == len(speech48)
+
+
+def test_vbr_dtx_counts_no_data_frames(fake_evs, speech48):
+    c = get_codec("evs")
+    x = resample(speech48, 48000, 32000)
+    x = np.concatenate([x, np.zeros(32000, np.float32)])  # 1 s of silence: DTX frames
+    enc = c.encode(x, 5.9)
+    assert enc.info["dtx"] and enc.info["no_data_frames"] > 30
+    assert enc.measured_kbps < 5.9 * 0.8
+    sizes = [len(f.bits) for f in g192_read(enc.packets[0])]
+    assert enc.payload_bits == sum(sizes) and 0 in sizes
+
+
+def test_decode_uses_the_bytes(fake_evs, speech48):
+    c = get_codec("evs")
+    enc = c.encode(resample(speech48, 48000, 32000), 13.2)
+    y = c.decode(enc)
+    words = np.frombuffer(enc.packets[0], "<u2").copy()
+    flip = (words == 0x0081) | (words == 0x007F)
+    idx = np.flatnonzero(flip)[len(np.flatnonzero(flip)) // 2:][:2000]
+    words[idx] = np.where(words[idx] == 0x0081, 0x007F, 0x0081)
+    enc.packets[0] = words.tobytes()
+    assert not np.allclose(c.decode(enc), y)
+
+
+def test_program_errors_are_clear(fake_evs):
+    c = get_codec("evs")
+    enc = c.encode(np.zeros(32000, np.float32) + 0.01, 13.2)
+    enc.packets[0] = b"\x00\x00" + enc.packets[0]
+    with pytest.raises(RuntimeError, match="EVS_dec failed"):
+        c.decode(enc)

@@ -1,0 +1,158 @@
+"""Robustness: a suite of bad inputs, injected faults, and kills at random moments.
+
+Every bad input ends as a clear per-item status, the run always completes, and the rows of the
+good items are exactly those of a run without the bad ones.
+"""
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalsuite.cli import main
+from tests.support.bad_inputs import make_bad_inputs
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["--metrics", "si_sdr,stoi", "--no-progress"]
+
+
+def _good_corpus(data_dir: Path, d: Path) -> Path:
+    (d / "clean_speech").mkdir(parents=True, exist_ok=True)
+    for f in ("pesq_speech.wav", "arctic_aew_a0001.wav"):
+        shutil.copy(data_dir / "corpus" / "speech" / f, d / "clean_speech" / f)
+    return d
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("robust")
+    corpus = _good_corpus(data_dir, root / "corpus")
+    expect = make_bad_inputs(corpus / "general")
+    out = root / "run"
+    assert main(["run", "--corpus", str(corpus), "--codecs", "opus", "--kbps", "6,16", "--out", str(out),
+                 "--jobs", "2", *FAST]) == 0
+    good = root / "good_only"
+    assert main(["run", "--corpus", str(_good_corpus(data_dir, root / "good")), "--codecs", "opus", "--kbps", "6,16",
+                 "--out", str(good), "--jobs", "2", *FAST]) == 0
+    return out, good, expect
+
+
+def test_bad_input_suite_is_large_enough(bad_run):
+    assert len(bad_run[2]) >= 30
+
+
+def test_every_bad_input_has_a_clear_status(bad_run):
+    out, _, expect = bad_run
+    df = pd.read_parquet(out / "results.parquet")
+    items = pd.read_csv(out / "items.csv", keep_default_na=False)
+    by_source = {Path(p).name: row for p, row in zip(items.source_file, items.to_dict("records"))}
+    for name, want in expect.items():
+        it = by_source[name]
+        rows = df[df.item == it["item"]]
+        assert len(rows) > 0, name
+        if want == "bad":
+            assert it["error"], name
+            assert (rows.status == "bad_input").all(), name
+            assert rows.error.str.len().gt(0).all(), name
+        else:
+            assert not it["error"], (name, it["error"])
+            # scored: a value, or an explained metric/codec status — never a silent gap
+            assert ((rows.status == "ok") | (rows.error.str.len() > 0)).all(), name
+            assert (rows.status == "ok").any(), name
+
+
+def test_good_items_unaffected_by_bad_neighbours(bad_run):
+    out, good, _ = bad_run
+    a = pd.read_parquet(out / "results.parquet")
+    b = pd.read_parquet(good / "results.parquet")
+    a = a[a.category == "clean_speech"].reset_index(drop=True).drop(columns=["audio_path"])
+    b = b.reset_index(drop=True).drop(columns=["audio_path"])
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.fixture()
+def fault_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALSUITE_FAULT_DIR", str(tmp_path))
+    monkeypatch.setenv("EVALSUITE_FAULT_KBPS", "12")
+    monkeypatch.syspath_prepend(str(REPO))
+    return tmp_path
+
+
+def _small(out, codecs, *extra):
+    return main(["run", "--categories", "clean_speech", "--max-items", "2", "--codecs", codecs, "--kbps", "6,12",
+                 "--no-anchors", "--out", str(out), *FAST, *extra])
+
+
+def test_worker_killed_mid_task_is_retried(fault_env):
+    out = fault_env / "run"
+    assert _small(out, "tests.support.faulty:OpusKillsWorkerOnce", "--jobs", "2") == 0
+    assert (fault_env / "killed-12").exists()  # the fault really happened
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 2 * 2 * 2 and (df.status == "ok").all()
+
+
+def test_unit_that_always_kills_its_worker_is_marked_alone(fault_env):
+    out = fault_env / "run"
+    assert _small(out, "tests.support.faulty:OpusAlwaysKillsWorker", "--jobs", "2") == 0
+    df = pd.read_parquet(out / "results.parquet")
+    dead = df[df.requested_kbps == 12]
+    assert (dead.status == "codec_error").all() and dead.error.str.contains("died").all()
+    assert (df[df.requested_kbps == 6].status == "ok").all()
+
+
+def test_codec_failures_and_metric_failures_are_rows_not_crashes(fault_env):
+    out = fault_env / "run"
+    assert main(["run", "--categories", "clean_speech", "--max-items", "1", "--kbps", "6", "--no-anchors",
+                 "--codecs", "tests.support.faulty:OpusGarbage,tests.support.faulty:OpusDecodesNaN,opus",
+                 "--metrics", "si_sdr,tests.support.faulty:RaisingMetric", "--out", str(out), "--jobs", "1",
+                 "--no-progress"]) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    nan = df[df.codec.str.endswith("OpusDecodesNaN")]
+    assert (nan.status == "codec_error").all() and nan.error.str.contains("NaN").all()
+    raised = df[(df.metric == "raises") & (df.codec == "opus")]
+    assert (raised.status == "error").all() and raised.error.str.contains("injected metric failure").all()
+    assert raised.value.isna().all()  # never 0
+    ok = df[(df.codec == "opus") & (df.metric == "si_sdr")]
+    assert (ok.status == "ok").all()
+    garbage = df[df.codec.str.endswith("OpusGarbage")]
+    assert ((garbage.status == "ok") | (garbage.error.str.len() > 0)).all()
+
+
+def _units(db: Path) -> int:
+    try:
+        con = sqlite3.connect(str(db), timeout=5)
+        n = con.execute("SELECT COUNT(DISTINCT item || codec || requested_kbps) FROM results").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_killed_at_random_moments_and_resumed(seed, tmp_path):
+    args = [sys.executable, "-m", "evalsuite", "run", "--categories", "clean_speech,music", "--max-items", "4",
+            "--codecs", "opus", "--kbps", "6,12,24", "--metrics", "si_sdr,lsd", "--no-progress", "--jobs", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    full = tmp_path / "full"
+    subprocess.run([*args, "--out", str(full)], check=True, env=env, capture_output=True, cwd=REPO)
+    killed = tmp_path / "killed"
+    rng = random.Random(seed)
+    for _ in range(3):
+        p = subprocess.Popen([*args, "--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+        time.sleep(rng.uniform(0.5, 6.0))
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    subprocess.run([*args, "--out", str(killed)], check=True, env=env, capture_output=True, cwd=REPO)
+    a = pd.read_parquet(full / "results.parquet").drop(columns=["audio_path"])
+    b = pd.read_parquet(killed / "results.parquet").drop(columns=["audio_path"])
+    pd.testing.assert_frame_equal(a, b)
