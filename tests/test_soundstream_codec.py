@@ -92,3 +92,21 @@ def test_paper_checkpoint_codec_packs_10_bit_codes(paper_ckpt):
     n = len(enc.packets) * 320
     direct = m.decode(m.encode(torch.from_numpy(np.pad(x, (0, n - len(x))))[None], 4))[0].numpy()
     assert np.array_equal(y, direct)
+
+
+def test_registry_backend_torch_matches_tflite_backend(data_dir):
+    """`soundstream` with backend=torch (delegating here) against the TFLite reference backend."""
+    from evalsuite.codecs import get_codec
+
+    x, sr = read_audio(data_dir / "corpus" / "speech" / "arctic_aew_a0001.wav")
+    x = x[: sr * 2]
+    out = {}
+    for backend in ("torch", "tflite"):
+        c = get_codec("soundstream", backend=backend)
+        t = transcode(c, x, sr, 6.0)
+        assert abs(residual_lag(x, t.audio, sr)) <= 1
+        out[backend] = t
+    assert out["torch"].measured_kbps == pytest.approx(out["tflite"].measured_kbps, rel=0.01)
+    a, b = out["torch"].audio, out["tflite"].audio
+    snr = 10 * np.log10(np.sum(b ** 2) / max(np.sum((a - b) ** 2), 1e-20))
+    assert snr > 30

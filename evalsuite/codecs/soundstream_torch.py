@@ -12,6 +12,7 @@ whole frames and trimmed back by the caller.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedB
 class TorchSoundStream(Codec):
     name = "soundstream"
     description = "SoundStream in PyTorch: Google's Lyra v2 weights (int8-exact port) or a paper-config checkpoint"
-    options = {"model_dir": "", "backend": "torch", "checkpoint": ""}
+    options = {"model_dir": "", "backend": "torch", "checkpoint": "", "threads": 1}
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -107,6 +108,20 @@ class TorchSoundStream(Codec):
         return used, note
 
     # --- the work -----------------------------------------------------------------------
+    @contextmanager
+    def _threads(self):
+        """Run with ``threads`` torch CPU threads, restoring the caller's setting afterwards."""
+        import torch
+
+        before = torch.get_num_threads()
+        n = int(self.opts["threads"])
+        if n > 0:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
     def encode(self, audio: np.ndarray, kbps: float) -> Encoded:
         import torch
 
@@ -119,7 +134,8 @@ class TorchSoundStream(Codec):
         frames = max(1, -(-len(x) // hop))
         xp = np.zeros(frames * hop, np.float32)
         xp[: len(x)] = x
-        codes = self.model.encode(torch.from_numpy(xp)[None], n)[0, :n].T.numpy()  # [T, n]
+        with self._threads():
+            codes = self.model.encode(torch.from_numpy(xp)[None], n)[0, :n].T.numpy()  # [T, n]
         packets = pack(codes, self.cfg.bits_per_code)
         return Encoded(packets=packets, num_samples=len(x), sample_rate=self.sample_rate, kbps_used=used,
                        info={"quantizers": n, "frames": frames, "backend": "torch", "model": self.cfg.name})
@@ -133,5 +149,6 @@ class TorchSoundStream(Codec):
         codes = unpack(encoded.packets, n, self.cfg.bits_per_code)  # [T, n]
         full = np.full((self.cfg.num_quantizers, codes.shape[0]), -1, dtype=np.int64)
         full[:n] = codes.T
-        y = self.model.decode(torch.from_numpy(full)[None])[0].numpy()
+        with self._threads():
+            y = self.model.decode(torch.from_numpy(full)[None])[0].numpy()
         return y.astype(np.float32)
