@@ -43,9 +43,6 @@ class TorchSoundStream(Codec):
     # --- the model ----------------------------------------------------------------------
     @cached_property
     def model(self):
-        import torch
-
-        torch.set_grad_enabled(False)
         ckpt = self.opts["checkpoint"]
         if ckpt:
             from ..soundstream.checkpoint import load_model
