@@ -29,9 +29,9 @@ class TorchSoundStream(Codec):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
             return False, "PyTorch is not installed (pip install torch)"
         return True, "ok"
 

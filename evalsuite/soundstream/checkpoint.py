@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from .config import SoundStreamConfig
 from .model import SoundStream
 
@@ -44,4 +42,4 @@ def load_model(path: str | Path, map_location: str = "cpu") -> SoundStream:
     return model.eval()
 
 
-__all__ = ["save_model", "load_model", "config_path", "torch"]
+__all__ = ["save_model", "load_model", "config_path"]

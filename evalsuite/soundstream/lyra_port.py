@@ -139,7 +139,7 @@ def _load_tconv(m: CausalConvTranspose1d, g: TfliteGraph, ops: list[Op]) -> None
     iw, ib, iws, s_in = [], [], [], set()
     for op in ops:
         tails.append(_tail_bias(g, op))
-        t_in, t_w, t_out = g.tensor(op.inputs[2]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
+        t_in, t_w = g.tensor(op.inputs[2]), g.tensor(op.inputs[1])
         if t_in.dtype == np.int8 and t_w.dtype == np.int8:
             s_in.add(float(t_in.scales[0]))
             iw.append(t_w.data.astype(np.float64)[:, :, 0, :].transpose(2, 0, 1))
