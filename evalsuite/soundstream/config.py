@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -39,7 +39,6 @@ class SoundStreamConfig:
     num_quantizers: int = 24
     codebook_size: int = 1024
     film: str = "none"  # none | encoder | decoder (denoising on/off conditioning)
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strides", tuple(self.strides))
