@@ -1,0 +1,15 @@
+"""SoundStream (Zeghidour et al., 2021, arXiv:2107.03312) in PyTorch.
+
+One concept per module: causal convolutions with streaming state (``conv``), int8 emulation for
+ported quantised layers (``fakequant``), residual units (``residual``), encoder, decoder, residual
+vector quantiser (``rvq``), FiLM conditioning, the full model (``model``), discriminators, losses,
+trainer, checkpoints, bit packing, and the port of Google's released Lyra-v2 weights
+(``tflite_graph`` + ``lyra_port``).
+
+Two configurations are built from the same modules: ``paper`` (24 kHz, 75 frames/s, up to 24x1024
+RVQ) and ``lyra_v2`` (16 kHz, 50 frames/s, 46x16 RVQ, weights read from the ``.tflite`` files).
+"""
+from .config import SoundStreamConfig, lyra_v2_config, paper_config, tiny_config
+from .model import SoundStream
+
+__all__ = ["SoundStream", "SoundStreamConfig", "paper_config", "tiny_config", "lyra_v2_config"]
