@@ -83,8 +83,9 @@ def condition_id(codec: str, kbps: float) -> str:
 
 
 def preferred_metric(metrics: list[str]) -> str | None:
-    """The metric a report leads with: perceptual full-band first, then speech metrics."""
-    for m in ("visqol", "visqol_audio", "pesq_wb", "visqol_speech", "mel_distance", "stoi", "estoi", "si_sdr"):
+    """The metric a report leads with: ViSQOL (speech mode first: SoundStream's claims are about
+    speech, and visqol_audio covers only music and general audio), then PESQ-WB and the rest."""
+    for m in ("visqol", "visqol_speech", "visqol_audio", "pesq_wb", "mel_distance", "stoi", "estoi", "si_sdr"):
         if m in metrics:
             return m
     return metrics[0] if metrics else None

@@ -86,7 +86,7 @@ primary = preferred_metric(metrics)
         _md(f"""
 ### Key findings
 
-The lead metric is `{primary}`; all items pooled. Details and the other metrics follow.
+The lead metric is `{primary}`, pooled over the items it applies to (`evalsuite metrics` lists each metric's categories). Details and the other metrics follow.
 """),
         _code("""
 found = tables.key_findings(cv, primary, directions[primary], run.codecs(), BD_METHOD) if primary else []
