@@ -317,7 +317,7 @@ def served(test_dir: Path, env_extra: dict | None = None, args: tuple = ()):
 
 
 def server_processes(proc: subprocess.Popen):
-    """The `mushra serve` wrapper and the Streamlit server it started."""
+    """The `mushra serve` process (which execs Streamlit) and any children it started."""
     import psutil
 
     root = psutil.Process(proc.pid)
@@ -392,7 +392,7 @@ def test_sigkilled_server_keeps_acknowledged_ratings(fresh_test):
                 acked.append((lid, tid))
         store.dispose()  # the server is now the only one with the file open
         pids = [p.pid for p in server_processes(proc)]
-        assert len(pids) >= 2  # the wrapper and Streamlit
+        assert len(pids) >= 1  # `mushra serve` execs Streamlit: the server is the process we started
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert_gone(pids)
