@@ -144,3 +144,31 @@ def test_killed_at_random_moments_and_resumed(seed, tmp_path):
     a = pd.read_parquet(full / "results.parquet").drop(columns=["audio_path"])
     b = pd.read_parquet(killed / "results.parquet").drop(columns=["audio_path"])
     pd.testing.assert_frame_equal(a, b)
+
+
+FAKE_EVS = REPO / "tests" / "fake_evs"
+
+
+@pytest.mark.parametrize("fault,expect", [
+    ("EVS_cod:hang", "timed out"),
+    ("EVS_cod:crash", "failed (exit"),
+    ("EVS_dec:crash", "failed (exit"),
+    ("EVS_cod:garbage", ""),  # a garbage bitstream: the adapter must refuse it or decode it, clearly
+    ("EVS_dec:garbage", ""),
+])
+def test_codec_subprocess_faults_are_marked_rows(fault, expect, tmp_path, monkeypatch):
+    """The EVS adapter's programs (test-only stand-in) hang, crash or write garbage; the run
+    completes, the affected rows say what happened, and the other codec is unaffected."""
+    monkeypatch.setenv("EVALSUITE_EVS_BIN", str(FAKE_EVS))
+    monkeypatch.setenv("FAKE_EVS_FAULT", fault)
+    out = tmp_path / "run"
+    assert main(["run", "--categories", "clean_speech", "--max-items", "1", "--codecs", "evs,opus", "--kbps", "13.2",
+                 "--no-anchors", "--codec-opt", "evs.timeout_s=3", "--out", str(out), "--jobs", "1", *FAST]) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    evs = df[df.codec == "evs"]
+    assert len(evs) > 0
+    if expect:
+        assert (evs.status == "codec_error").all() and evs.error.str.contains(expect, regex=False).all()
+    else:
+        assert ((evs.status == "ok") | ((evs.status == "codec_error") & (evs.error.str.len() > 0))).all()
+    assert (df[df.codec == "opus"].status == "ok").all()

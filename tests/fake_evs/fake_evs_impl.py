@@ -90,6 +90,26 @@ def _parse_options(args: list[str], allowed: set[str]) -> tuple[dict, list[str]]
     return opts, args[i:]
 
 
+def _inject_fault(program: str, out_path: str | None) -> int | None:
+    """Fault injection for robustness tests: $FAKE_EVS_FAULT = PROGRAM:hang|crash|garbage."""
+    import os
+    import time
+
+    spec = os.environ.get("FAKE_EVS_FAULT", "")
+    prog, _, kind = spec.partition(":")
+    if prog != program or not kind:
+        return None
+    if kind == "hang":
+        time.sleep(3600)
+    if kind == "crash":
+        os.abort()  # SIGABRT, as a crashing C program would die
+    if kind == "garbage" and out_path:
+        with open(out_path, "wb") as f:
+            f.write(os.urandom(4001))  # odd length: not G.192, not whole int16 samples
+        return 0
+    return None
+
+
 def encoder_main(argv: list[str]) -> int:
     try:
         opts, rest = _parse_options(argv, {"-q", "-dtx", "-max_band", "-no_delay_cmp"})
@@ -98,6 +118,9 @@ def encoder_main(argv: list[str]) -> int:
     if len(rest) != 4:
         return _fail("usage: EVS_cod [Options] R Fs input_file bitstream_file")
     rate, fs, inp, out = int(rest[0]), int(rest[1]), rest[2], rest[3]
+    fault = _inject_fault("EVS_cod", out)
+    if fault is not None:
+        return fault
     if rate not in RATES:
         return _fail(f"bitrate {rate} not supported")
     if fs not in (8, 16, 32, 48):
@@ -138,6 +161,9 @@ def decoder_main(argv: list[str]) -> int:
     if len(rest) != 3:
         return _fail("usage: EVS_dec [Options] Fs bitstream_file output_file")
     fs, inp, out = int(rest[0]), rest[1], rest[2]
+    fault = _inject_fault("EVS_dec", out)
+    if fault is not None:
+        return fault
     if fs not in (8, 16, 32, 48):
         return _fail(f"sampling rate {fs} kHz not supported")
     n = fs * 1000 // 50
