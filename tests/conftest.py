@@ -10,6 +10,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# One thread per process, set before numpy/numba/torch are imported by any test module: results
+# must not depend on thread scheduling (the resume tests compare tables exactly), and CI has 2 cores.
+for _var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 
 def _data_dir() -> Path:
     env = os.environ.get("EVALSUITE_DATA")
@@ -27,6 +32,4 @@ def data_dir() -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def _data_env():
     os.environ.setdefault("EVALSUITE_DATA", str(_data_dir()))
-    # one BLAS/torch thread per test process: CI has 2 cores
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     yield

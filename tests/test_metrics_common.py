@@ -80,4 +80,7 @@ def test_pickles_after_use_and_scores_the_same(name):
     r = ref if metric.info.needs_reference else None
     first = metric.score(r, deg, RATE)
     copy = pickle.loads(pickle.dumps(metric))
-    assert copy.score(r, deg, RATE) == first
+    again = copy.score(r, deg, RATE)
+    assert again.keys() == first.keys()
+    for k in first:  # same computation; only the last bit may differ (summation order)
+        assert again[k] == pytest.approx(first[k], rel=1e-12, abs=1e-12), k
