@@ -11,7 +11,6 @@ process exactly as in local workers (``runner._codec`` / ``runner._metric``).
 from __future__ import annotations
 
 import contextlib
-import os
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -48,7 +47,9 @@ def executor_factory(cfg: ExecutorConfig) -> Iterator[Callable[[], Executor]]:
         client = Client(cfg.scheduler, timeout=30)
         cluster = None
     else:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the worker processes
+        from .runner import single_thread_env
+
+        single_thread_env()  # inherited by the worker processes
         cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)
         client = Client(cluster)

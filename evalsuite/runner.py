@@ -127,6 +127,7 @@ def run_unit(unit: Unit) -> UnitResult:
     from .audio import AudioError, read_audio, wav_bytes, write_audio
     from .codecs.transcode import transcode
 
+    _init_worker()  # no-op after the first call; Dask workers have no pool initializer
     try:
         codec = _codec(unit.codec, unit.codec_opts)
         settings = codec.settings()
@@ -177,7 +178,20 @@ def _metric_class_outputs(name: str) -> tuple[str, ...]:
     return metric_class(name).info.output_names
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def single_thread_env() -> None:
+    """One compute thread per worker process, inherited by processes started after this call:
+    the parallelism is the workers, and oversubscribed threads only slow them down."""
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+
+
+@lru_cache(maxsize=1)
 def _init_worker() -> None:
+    """Once per process (local pool initializer, or the first unit on a Dask worker)."""
+    single_thread_env()
     try:
         import torch
 
@@ -442,8 +456,7 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True,
     prev = _check_resumable(run_l, cfg)
     if cfg.data:
         os.environ["EVALSUITE_DATA"] = str(cfg.data)  # spawn workers inherit it (model lookup)
-    for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")  # one thread per worker process (inherited by spawn workers)
+    single_thread_env()
 
     sources = _sources(cfg)
     prep_dir, items = prepare_cached(sources, cfg.corpus, progress=progress)
