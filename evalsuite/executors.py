@@ -27,9 +27,25 @@ class ExecutorConfig:
         return {"kind": self.kind, "jobs": self.jobs, "scheduler": self.scheduler, "workers": self.workers}
 
 
+def _glibc_malloc_trim():
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in the workers it starts, which turns every
+    large numpy temporary into a fresh mmap: measured here at 1.7x the CPU time per unit. Keep
+    glibc's default for the workers of our LocalCluster (restarted ones included)."""
+    import dask
+
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    return dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+
+
 @contextlib.contextmanager
 def executor_factory(cfg: ExecutorConfig) -> Iterator[Callable[[], Executor]]:
     """Yield a factory of executors; cluster resources live as long as the context."""
+    with contextlib.ExitStack() as stack:
+        yield from _executor_factory(cfg, stack)
+
+
+def _executor_factory(cfg: ExecutorConfig, stack: contextlib.ExitStack) -> Iterator[Callable[[], Executor]]:
     if cfg.kind == "local":
         from .runner import local_executor
 
@@ -50,6 +66,7 @@ def executor_factory(cfg: ExecutorConfig) -> Iterator[Callable[[], Executor]]:
         from .runner import single_thread_env
 
         single_thread_env()  # inherited by the worker processes
+        stack.enter_context(_glibc_malloc_trim())
         cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=40)
         client = Client(cluster)
