@@ -46,3 +46,15 @@ def package_version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def requires(metric: str, *modules: str, pip: str) -> tuple[bool, str]:
+    """Availability from importable modules: (True, "ok"), or False with what to install."""
+    import importlib
+
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except ImportError as e:
+            return False, f"{metric} needs {', '.join(modules)} ({e}); install with: pip install {pip}"
+    return True, "ok"

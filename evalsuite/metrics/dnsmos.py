@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_signal, finite, package_version
+from .checks import check_signal, finite, package_version, requires
 
 _RATE = 16000
 _MIN_SECONDS = 1.0
@@ -58,13 +58,9 @@ class Dnsmos(Metric):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        try:
-            import librosa  # noqa: F401
-            import onnxruntime  # noqa: F401
-            import speechmos.dnsmos  # noqa: F401
-        except ImportError as e:
-            return False, (f"DNSMOS needs speechmos, onnxruntime and librosa ({e}); install with: "
-                           "pip install speechmos onnxruntime librosa")
+        ok, why = requires("DNSMOS", "librosa", "onnxruntime", "speechmos.dnsmos", pip="speechmos onnxruntime librosa")
+        if not ok:
+            return ok, why
         missing = [p for p in _model_paths() if not os.path.isfile(p)]
         if missing:
             return False, f"speechmos is installed without its ONNX models ({', '.join(missing)}); reinstall speechmos"

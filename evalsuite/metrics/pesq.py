@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_pair, finite, package_version
+from .checks import check_pair, finite, package_version, requires
 
 _RATE = 16000
 #: P.862 works on utterances; shorter signals make its VAD/alignment fail or meaningless.
@@ -22,11 +22,7 @@ _MIN_SECONDS = 1.0
 
 
 def _availability() -> tuple[bool, str]:
-    try:
-        import pesq  # noqa: F401
-    except ImportError as e:
-        return False, f"the 'pesq' package is not importable ({e}); install it with: pip install pesq"
-    return True, "ok"
+    return requires("PESQ", "pesq", pip="pesq")
 
 
 class _Pesq(Metric):

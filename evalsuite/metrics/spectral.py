@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_pair, finite, package_version
+from .checks import check_pair, finite, package_version, requires
 
 _MIN_SECONDS = 0.25
 
@@ -145,12 +145,7 @@ class MultiResolutionMelDistance(Metric):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        try:
-            import librosa  # noqa: F401
-            import torch  # noqa: F401
-        except ImportError as e:
-            return False, f"mel_distance needs torch and librosa ({e}); install with: pip install torch librosa"
-        return True, "ok"
+        return requires("mel_distance", "torch", "librosa", pip="torch librosa")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
         ref, deg = check_pair(ref, deg, rate, min_seconds=_MIN_SECONDS)
@@ -174,11 +169,7 @@ class LogSpectralDistance(Metric):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        try:
-            import torch  # noqa: F401
-        except ImportError as e:
-            return False, f"lsd needs torch ({e}); install with: pip install torch"
-        return True, "ok"
+        return requires("lsd", "torch", pip="torch")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
         ref, deg = check_pair(ref, deg, rate, min_seconds=_MIN_SECONDS)

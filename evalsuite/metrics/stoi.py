@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_pair, finite, package_version
+from .checks import check_pair, finite, package_version, requires
 
 _RATE = 16000
 #: STOI needs >= 30 frames of 25.6 ms (384 ms) of *active* speech; ask for a bit more in total.
@@ -29,11 +29,7 @@ class _Stoi(Metric):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        try:
-            import pystoi  # noqa: F401
-        except ImportError as e:
-            return False, f"the 'pystoi' package is not importable ({e}); install it with: pip install pystoi"
-        return True, "ok"
+        return requires("STOI", "pystoi", pip="pystoi")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
         from pystoi import stoi
