@@ -48,9 +48,9 @@ def test_speech_modes_on_16k_resampled_pair(data_dir):
     ref, rate = read_audio(data_dir / "corpus/speech/visqol_CA01_01.wav")
     deg, _ = read_audio(data_dir / "visqol-conformance/transcoded_CA01_01.wav")
     lattice = VisqolSpeech()
-    assert lattice.info.mode == "speech (16 kHz, lattice)"
+    assert lattice.describe().mode == "speech (16 kHz, lattice)"
     exp = VisqolSpeech(mapping="exponential")
-    assert "exponential" in exp.info.mode and "exponential" in exp.info.version
+    assert "exponential" in exp.describe().mode and "exponential" in exp.describe().version
     v_exp = exp.score(ref, deg, rate)["visqol_speech"]
     v_lat = lattice.score(ref, deg, rate)["visqol_speech"]
     # resampling 48k -> 16k first moves the exponential score only slightly off the published value

@@ -1,17 +1,26 @@
 """The codec interface.
 
-A codec is one small class: a name, a native sample rate, the bitrates it supports, a known
-delay, ``encode(audio, kbps) -> Encoded`` (real bitstream bytes) and ``decode(Encoded) -> audio``.
-Decoding starts from the bytes encoding produced; the measured bitrate counts only those bytes.
+A codec is one small class: a name, a native sample rate, the bitrates it supports and its
+native operating points, a known delay, ``encode(audio, kbps) -> Encoded`` (real bitstream
+bytes) and ``decode(Encoded) -> audio``. The runner stores every ``Encoded`` in a bitstream
+container file (evalsuite.bitstream) and decodes from what it reads back, so ``decode`` may use
+only the packets, ``num_samples``, ``sample_rate``, ``kbps_used`` and ``info`` (JSON values).
+The measured bitrate counts only the codec's own bits.
+
+Codecs get a :class:`~evalsuite.context.RunContext` (data location, threads) instead of reading
+the environment.
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..context import RunContext
 
 
 class CodecUnavailable(RuntimeError):
@@ -75,22 +84,19 @@ class Codec(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     options: ClassVar[dict[str, Any]] = {}
-    #: True for reference/anchor conditions: no bitstream, excluded from bitrate curves.
-    is_anchor: ClassVar[bool] = False
 
-    def __init__(self, **opts: Any) -> None:
-        unknown = set(opts) - set(self.options)
-        if unknown:
-            raise ValueError(
-                f"codec {self.name!r}: unknown option(s) {sorted(unknown)}; "
-                f"known: {sorted(self.options) or 'none'}"
-            )
-        self.opts: dict[str, Any] = {k: _coerce(v, self.options[k]) for k, v in {**self.options, **opts}.items()}
+    def __init__(self, ctx: "RunContext | None" = None, **opts: Any) -> None:
+        from ..context import RunContext
+        from ..options import resolve_options
+
+        self.ctx: RunContext = ctx if ctx is not None else RunContext()
+        self.opts: dict[str, Any] = resolve_options("codec", self.name, self.options, opts)
 
     # --- availability -------------------------------------------------------------------
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        """(available, reason). Cheap: imports/which checks only, no model loading."""
+    def availability(cls, ctx: "RunContext | None" = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
+        """(available, reason) for these options in this context. Cheap: imports, which and
+        file-existence checks only, no model loading. The reason says how to get what is missing."""
         return True, "ok"
 
     # --- description --------------------------------------------------------------------
@@ -110,6 +116,17 @@ class Codec(ABC):
         """Settings recorded with every result row (options plus fixed facts)."""
         return dict(self.opts)
 
+    def operating_points(self) -> tuple[float, ...]:
+        """The codec's native operating points (kbps), low to high: the modes it was designed
+        and tuned for (``--kbps native`` runs these). Continuous-rate codecs list the rates
+        their documentation recommends."""
+        b = self.bitrates()
+        return tuple(b.values) if b.values else ()
+
+    def version(self) -> str:
+        """Version of the library or program doing the coding (recorded with every row)."""
+        return ""
+
     def resolve_kbps(self, kbps: float) -> tuple[float, str]:
         """Map a requested bitrate to the one that will be used, with a note when they differ.
         Raise UnsupportedBitrate (with the supported range) when it cannot be served."""
@@ -123,20 +140,3 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, encoded: Encoded) -> np.ndarray:
         """Decode the bitstream to mono float32 audio at ``sample_rate``."""
-
-
-def _coerce(value: Any, default: Any) -> Any:
-    """Options from the command line arrive as strings; coerce to the default's type."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    if isinstance(default, bool):
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"expected a boolean, got {value!r}")
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    return value

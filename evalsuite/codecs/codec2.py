@@ -48,7 +48,7 @@ class Codec2Codec(Codec):
     options = {"timeout_s": 120.0}
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         missing = [t for t in ("c2enc", "c2dec") if shutil.which(t) is None]
         if missing:
             return False, f"{' and '.join(missing)} not found on PATH: apt-get install codec2"

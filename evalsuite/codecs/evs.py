@@ -86,7 +86,7 @@ class EVSCodec(Codec):
         self._programs: dict[str, Path] | None = None
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         progs, why = find_programs()
         return progs is not None, why
 

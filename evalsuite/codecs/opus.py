@@ -53,7 +53,7 @@ class OpusCodec(Codec):
         self._lookahead: int | None = None
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         try:
             import opuslib  # noqa: F401  (loads libopus through ctypes at import)
             import opuslib.api.info

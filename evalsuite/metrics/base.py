@@ -5,16 +5,25 @@ higher_is_better, version/mode, which categories it applies to) and
 ``score(ref, deg, rate) -> {output_name: value}``. It resamples to its own rate itself
 (``prepare``). Heavy models are loaded lazily once per instance, and the runner keeps one
 instance per worker process.
+
+Options are declared in ``options`` with defaults (``--metric-opt name.key=value``); an instance
+whose options change what it measures returns its own ``describe()`` (mode/version say which
+options produced a value). ``reference_features`` / ``score_features`` let a metric compute the
+reference side once per item and reuse it for every condition (the runner's score stage does);
+the default just keeps the reference.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..audio import resample
+
+if TYPE_CHECKING:
+    from ..context import RunContext
 
 
 class MetricUnavailable(RuntimeError):
@@ -44,10 +53,31 @@ class MetricInfo:
 
 class Metric(ABC):
     info: ClassVar[MetricInfo]
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, ctx: "RunContext | None" = None, **opts: Any) -> None:
+        from ..context import RunContext
+        from ..options import resolve_options
+
+        self.ctx: RunContext = ctx if ctx is not None else RunContext()
+        self.opts: dict[str, Any] = resolve_options("metric", self.info.name, self.options, opts)
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx: "RunContext | None" = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
+        """(available, reason): cheap import/file checks; the reason says how to get what is missing."""
         return True, "ok"
+
+    def describe(self) -> MetricInfo:
+        """This instance's metadata (options may change mode and version)."""
+        return self.info
+
+    def reference_features(self, ref: np.ndarray, rate: int) -> Any:
+        """Whatever of the reference side can be computed once per item (default: the signal)."""
+        return ref
+
+    def score_features(self, features: Any, deg: np.ndarray, rate: int) -> dict[str, float]:
+        """Score ``deg`` against precomputed ``reference_features`` (same values as ``score``)."""
+        return self.score(features, deg, rate)
 
     def prepare(self, x: np.ndarray | None, rate: int) -> np.ndarray | None:
         """Resample one signal to this metric's rate (mono float32)."""

@@ -47,9 +47,14 @@ class Dnsmos(Metric):
         description="DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS (non-intrusive, no reference).",
     )
 
-    def __init__(self, threads: int = 1) -> None:
-        # one intra-op thread: the runner parallelises over worker processes
-        self.threads = int(threads)
+    #: one intra-op thread by default: the runner parallelises over worker processes
+    options = {"threads": 1}
+
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
+        self.threads = int(self.opts["threads"])
+        if self.threads < 1:
+            raise ValueError(f"dnsmos: threads must be >= 1, got {self.threads}")
         self._model: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -57,7 +62,7 @@ class Dnsmos(Metric):
         return {**self.__dict__, "_model": None}
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         ok, why = requires("DNSMOS", "librosa", "onnxruntime", "speechmos.dnsmos", pip="speechmos onnxruntime librosa")
         if not ok:
             return ok, why

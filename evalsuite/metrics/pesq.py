@@ -29,7 +29,7 @@ class _Pesq(Metric):
     _mode: ClassVar[str]
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         return _availability()
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:

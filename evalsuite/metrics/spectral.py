@@ -144,7 +144,7 @@ class MultiResolutionMelDistance(Metric):
     )
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         return requires("mel_distance", "torch", "librosa", pip="torch librosa")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
@@ -168,7 +168,7 @@ class LogSpectralDistance(Metric):
     )
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         return requires("lsd", "torch", pip="torch")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:

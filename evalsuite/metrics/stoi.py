@@ -28,7 +28,7 @@ class _Stoi(Metric):
     _extended: ClassVar[bool]
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         return requires("STOI", "pystoi", pip="pystoi")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:

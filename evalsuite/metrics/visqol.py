@@ -59,7 +59,8 @@ def _availability(need_lattice: bool) -> tuple[bool, str]:
 class _Visqol(Metric):
     _mode: ClassVar[str]
 
-    def __init__(self) -> None:
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
         self._api: Any = None  # created on first use: loading the SVR/TFLite model costs time
 
     def __getstate__(self) -> dict[str, Any]:
@@ -84,6 +85,7 @@ class _Visqol(Metric):
         return {self.info.name: visqol_moslqo(self.api(), r, d, self.info.sample_rate)}
 
 
+
 class VisqolAudio(_Visqol):
     """ViSQOL v3 audio mode (48 kHz, SVR mapping) for music and general audio.
 
@@ -104,7 +106,7 @@ class VisqolAudio(_Visqol):
     )
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
         return _availability(need_lattice=False)
 
 
@@ -124,23 +126,28 @@ class VisqolSpeech(_Visqol):
         description="ViSQOL v3 speech-mode MOS-LQO at 16 kHz (lattice mapping, as Google's CLI).",
     )
 
-    def __init__(self, mapping: str = "lattice") -> None:
-        super().__init__()
-        if mapping not in _SPEECH_MAPPINGS:
-            raise ValueError(f"ViSQOL speech mapping must be one of {_SPEECH_MAPPINGS}, got {mapping!r}")
-        self.mapping = mapping
-        if mapping != "lattice":
-            # per-instance info: the recorded mode/version must say which mapping produced the value
-            self.info = replace(
-                VisqolSpeech.info,
-                mode="speech (16 kHz, exponential)",
-                version=_version("speech mode, exponential mapping (C++ --use_lattice_model=false)"),
-                description="ViSQOL v3 speech-mode MOS-LQO at 16 kHz (exponential mapping).",
-            )
+    options = {"mapping": "lattice"}
+
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
+        self.mapping = self.opts["mapping"]
+        if self.mapping not in _SPEECH_MAPPINGS:
+            raise ValueError(f"ViSQOL speech mapping must be one of {_SPEECH_MAPPINGS}, got {self.mapping!r}")
+
+    def describe(self) -> MetricInfo:
+        if self.mapping == "lattice":
+            return self.info
+        # the recorded mode/version must say which mapping produced the value
+        return replace(
+            VisqolSpeech.info,
+            mode="speech (16 kHz, exponential)",
+            version=_version("speech mode, exponential mapping (C++ --use_lattice_model=false)"),
+            description="ViSQOL v3 speech-mode MOS-LQO at 16 kHz (exponential mapping).",
+        )
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        return _availability(need_lattice=True)
+    def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
+        return _availability(need_lattice=(opts or {}).get("mapping", "lattice") == "lattice")
 
     def _create_kwargs(self) -> dict[str, Any]:
         return {"mode": "speech", "use_lattice_model": self.mapping == "lattice"}
