@@ -34,29 +34,32 @@ def read_audio(path) -> tuple[np.ndarray, int]:
 
 
 def wav_bytes(x: np.ndarray, rate: int, subtype: str = "FLOAT") -> bytes:
-    import io
+    """A WAV file's bytes, deterministic: the same samples always give the same bytes (libsndfile
+    stamps float WAVs with a time in a PEAK chunk), so files can be keyed on their sha256.
+    ``FLOAT`` (32-bit IEEE) or ``PCM_16`` (rounded, saturated)."""
+    import struct
 
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(x, dtype=np.float32), int(rate), subtype=subtype, format="WAV")
-    return buf.getvalue()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file + rename: a killed process never leaves half a file under the final name."""
-    import os
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    a = np.asarray(x, dtype=np.float32)
+    ch = 1 if a.ndim == 1 else int(a.shape[1])
+    if subtype == "FLOAT":
+        data, fmt, bits = a.astype("<f4").tobytes(), 3, 32
+    elif subtype == "PCM_16":
+        data = np.clip(np.round(a.astype(np.float64) * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        fmt, bits = 1, 16
+    else:
+        raise ValueError(f"wav_bytes writes FLOAT or PCM_16, not {subtype!r}")
+    block = ch * bits // 8
+    fmt_chunk = struct.pack("<4sIHHIIHH", b"fmt ", 16, fmt, ch, int(rate), int(rate) * block, block, bits)
+    fact = struct.pack("<4sII", b"fact", 4, len(data) // block) if fmt == 3 else b""
+    body = b"WAVE" + fmt_chunk + fact + struct.pack("<4sI", b"data", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+    return struct.pack("<4sI", b"RIFF", len(body)) + body
 
 
-def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
-    """Write a WAV atomically."""
-    atomic_write_bytes(Path(path), wav_bytes(x, rate, subtype))
+def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str = "FLOAT") -> str:
+    """Write a WAV atomically and durably; return its sha256."""
+    from .fsutil import atomic_write_bytes
+
+    return atomic_write_bytes(Path(path), wav_bytes(x, rate, subtype))
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:
@@ -100,10 +103,17 @@ def clipped_fraction(x: np.ndarray, threshold: float = 0.999) -> float:
     return float(np.mean(np.abs(x) >= threshold)) if x.size else 0.0
 
 
+#: BS.1770's gating block: integrated loudness is undefined for shorter signals
+LOUDNESS_BLOCK_S = 0.4
+
+
 def loudness_lufs(x: np.ndarray, rate: int) -> float:
     """Integrated loudness (ITU-R BS.1770-4) via pyloudnorm."""
     import pyloudnorm as pyln
 
+    if len(x) < LOUDNESS_BLOCK_S * rate:
+        raise AudioError(f"too short for a loudness measurement ({len(x) / rate:.3f} s < {LOUDNESS_BLOCK_S} s, "
+                         "the BS.1770 gating block)")
     meter = pyln.Meter(rate)
     return float(meter.integrated_loudness(np.asarray(x, dtype=np.float64)))
 
@@ -144,11 +154,79 @@ def match_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, pad])
 
 
-def lowpass(x: np.ndarray, rate: int, cutoff_hz: float, order: int = 8) -> np.ndarray:
-    """Zero-phase Butterworth low-pass (BS.1534 anchors): no delay, steep enough to be audible."""
-    from scipy.signal import butter, sosfiltfilt
+def lowpass(x: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase linear-phase low-pass: the BS.1534 anchor filter (one definition, in anchors)."""
+    from .anchors import lowpass as _lowpass
 
-    if cutoff_hz >= rate / 2:
-        return np.asarray(x, dtype=np.float32)
-    sos = butter(order, cutoff_hz, btype="low", fs=rate, output="sos")
-    return sosfiltfilt(sos, np.asarray(x, dtype=np.float64), axis=0).astype(np.float32)
+    return _lowpass(x, rate, cutoff_hz)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading only what is needed (long files)
+
+
+def audio_info(path: Path) -> tuple[int, int, int]:
+    """(frames, sample rate, channels) from the file's header."""
+    import soundfile as sf
+
+    try:
+        i = sf.info(str(path))
+    except Exception as e:  # libsndfile errors are RuntimeError/LibsndfileError
+        raise AudioError(f"{Path(path).name}: cannot be read as audio ({e})") from e
+    return int(i.frames), int(i.samplerate), int(i.channels)
+
+
+def read_segment(path: Path, start: int, frames: int) -> tuple[np.ndarray, int]:
+    """``frames`` frames from ``start`` (the file's own rate), without reading the rest."""
+    import soundfile as sf
+
+    try:
+        x, rate = sf.read(str(path), start=int(start), frames=int(frames), dtype="float32", always_2d=False)
+    except Exception as e:
+        raise AudioError(f"{Path(path).name}: cannot be read as audio ({e})") from e
+    return np.ascontiguousarray(x), int(rate)
+
+
+def frame_energies(path: Path, hop: int, block_frames: int = 1 << 20) -> np.ndarray:
+    """Mean square of the mono downmix per ``hop`` frames, read block by block (constant memory)."""
+    import soundfile as sf
+
+    out = []
+    carry = np.zeros(0, np.float64)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for block in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                m = np.concatenate([carry, block.mean(axis=1, dtype=np.float64)])
+                n = len(m) // hop
+                if n:
+                    out.append(np.mean(np.square(m[: n * hop].reshape(n, hop)), axis=1))
+                carry = m[n * hop:]
+    except Exception as e:
+        raise AudioError(f"{Path(path).name}: cannot be read as audio ({e})") from e
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def wav_truncation(path: Path) -> str:
+    """A note when a RIFF/WAVE file holds less data than its header announces ('' otherwise)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return ""
+            size = Path(path).stat().st_size
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, clen = struct.unpack("<4sI", f.read(8))
+                if cid == b"data":
+                    have = size - pos - 8
+                    if clen != 0xFFFFFFFF and have < clen:
+                        return (f"truncated file: the WAV header announces {clen} data bytes, the file holds {have} "
+                                f"({100 * have / clen:.1f}%); only what is there is used")
+                    return ""
+                pos += 8 + clen + (clen & 1)
+    except OSError:
+        return ""
+    return ""

@@ -45,24 +45,66 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: commands whose computing happens in this process or its workers: one BLAS/OpenMP thread each
+#: (the parallelism is the worker processes). Set before numeric libraries are imported, since
+#: OpenBLAS reads them once; a user's own setting wins.
+_COMPUTE_COMMANDS = {"run", "score", "corpus"}
+
+
+class Terminated(BaseException):
+    """SIGTERM: unwind like Ctrl-C so finished results are kept and workers are stopped."""
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+    import signal
+
+    args_in = sys.argv[1:] if argv is None else argv
+    command = next((a for a in args_in if not a.startswith("-")), "")
+    if command in _COMPUTE_COMMANDS:
+        from .worker import thread_env
+
+        for k, v in thread_env(1).items():
+            os.environ.setdefault(k, v)
+    # `evalsuite` (console script) and `python -m evalsuite` find plugins the same way: in the
+    # current folder, as `python -m` does
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if argv is None else None
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted; finished results are saved, re-run the same command to resume", file=sys.stderr)
-        return 130
-    except Exception as e:  # user-facing errors: one clear line, no traceback unless asked
-        from .errors import is_user_error
+    except (KeyboardInterrupt, Terminated) as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        print(f"evalsuite: {what}; finished results are saved, re-run the same command to resume", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    except Exception as e:  # noqa: BLE001 - the one place every error becomes one line
+        from .errors import is_user_error, log_internal_error
 
-        if is_user_error(e) and not getattr(args, "debug", False):
-            print(f"evalsuite: error: {e}", file=sys.stderr)
-            return 2
-        raise
+        if getattr(args, "debug", False):
+            raise
+        if is_user_error(e):
+            print(f"evalsuite: error: {_one_line(e)}", file=sys.stderr)
+            return 2 if not isinstance(e, OSError) else 1
+        log = log_internal_error(e)
+        print(f"evalsuite: internal error: {type(e).__name__}: {_one_line(e)}"
+              + (f" (traceback in {log}; please report it)" if log else ""), file=sys.stderr)
+        return 70
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def curves(results: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     pooled = ok.assign(category="all")
     rows = []
-    for keys, g in pd.concat([ok, pooled]).groupby(["codec", "requested_kbps", "category", "metric"], sort=True):
+    for keys, g in pd.concat([ok, pooled]).groupby(["codec", "requested_kbps", "category", "metric"], sort=True, dropna=False):
         m, sd, lo, hi, n = mean_ci(g["value"].to_numpy())
         rows.append({
             "codec": keys[0], "requested_kbps": keys[1], "category": keys[2], "metric": keys[3],

@@ -1,56 +1,68 @@
-"""The layout of a run directory: the one contract between the runner, the MUSHRA builder and
-the report generator. Nothing else should build these paths by hand.
+"""The layout of a run directory: the one authority for paths inside a run (the runner, the MUSHRA
+builder and the report generator all ask it; nothing else builds these paths by hand).
 
     runs/<name>/
-      run.json                         configuration, package versions, corpus hash, times
-      items.csv                        prepared items (ITEM_COLUMNS)
-      audio/reference/<item>.wav       prepared reference: mono, run rate, loudness-normalised
-      audio/<codec>/<kbps>/<item>.wav  decoded + aligned output, same rate and length
-      results.sqlite                   the durable store (resume)
-      results.parquet, results.csv     tidy table (RESULT_COLUMNS)
-      curves.csv                       codec x kbps x category x metric aggregates
-      plots/<metric>.png|.svg
+      .evalsuite-run                     marks the folder as a run (never scanned as a corpus)
+      .lock                              held by the process writing the run (who, since when)
+      run.json                           configuration, versions, conditions, corpus hash, times
+      items.csv                          prepared items (corpus.ITEM_COLUMNS)
+      audio/reference/<item>.wav         prepared reference: mono, run rate, loudness-normalised
+      audio/<codec>/<kbps>/<item>.wav    decoded + aligned output, same rate and length
+      audio/<anchor>/<item>.wav          BS.1534 anchors
+      bitstreams/<codec>/<kbps>/<item>.esb   the codec's bytes in the bitstream container
+      results.sqlite                     the durable store (resume, content-keyed)
+      results.parquet, results.csv       tidy table (RESULT_COLUMNS)
+      curves.csv, plots/<metric>.png|.svg
+      run.log                            tracebacks of codec/metric failures
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .conditions import REFERENCE, Condition, kbps_label  # noqa: F401  (kbps_label re-exported)
+
 ITEM_COLUMNS = [
-    "item", "category", "source_file", "segment_start_s", "duration_s", "sample_rate",
-    "loudness_lufs", "license", "source", "note", "path",
+    "item", "category", "cluster", "source_file", "segment_start_s", "duration_s", "sample_rate",
+    "loudness_lufs", "license", "source", "note", "sha256", "error",
 ]
 
 RESULT_COLUMNS = [
-    "item", "category", "codec", "requested_kbps", "kbps_used", "measured_kbps", "metric",
-    "value", "status", "error", "higher_is_better", "metric_version", "metric_mode",
-    "codec_settings", "codec_info", "note", "audio_path",
+    "item", "category", "cluster", "condition", "condition_kind", "codec", "requested_kbps", "kbps_used",
+    "measured_kbps", "lag_samples", "encode_cpu_s", "decode_cpu_s", "latency_ms", "metric", "value", "status",
+    "error", "higher_is_better", "metric_version", "metric_mode", "codec_settings", "codec_info", "codec_version",
+    "note", "audio_path",
 ]
+
+#: columns that measure this machine's speed, not the result: they differ between identical runs
+TIMING_COLUMNS = ("encode_cpu_s", "decode_cpu_s")
 
 #: row statuses
 OK = "ok"
-ERROR = "error"  # the metric failed on this pair (value NaN)
-CODEC_ERROR = "codec_error"  # the codec failed on this item
+METRIC_ERROR = "metric_error"  # the metric failed on this pair (value NaN); traceback in run.log
+CODEC_ERROR = "codec_error"  # the codec failed on this item; traceback in run.log
 UNSUPPORTED = "unsupported"  # the bitrate is outside the codec's range
-UNAVAILABLE = "unavailable"  # the codec or metric cannot run on this machine
+UNAVAILABLE = "unavailable"  # the codec or metric cannot run on this machine (how to get it in error)
 BAD_INPUT = "bad_input"  # the item's audio cannot be evaluated
-STATUSES = (OK, ERROR, CODEC_ERROR, UNSUPPORTED, UNAVAILABLE, BAD_INPUT)
+NOT_APPLICABLE = "not_applicable"  # the metric is meaningless for this output (reason in error)
+STATUSES = (OK, METRIC_ERROR, CODEC_ERROR, UNSUPPORTED, UNAVAILABLE, BAD_INPUT, NOT_APPLICABLE)
+#: statuses --retry-errors computes again
+RETRYABLE = (METRIC_ERROR, CODEC_ERROR)
 
-#: requested_kbps used for conditions without a bitrate (reference, anchors)
-NO_BITRATE = 0.0
-
-
-def kbps_label(kbps: float) -> str:
-    """Directory label for a bitrate: 3 -> '3', 3.2 -> '3.2'."""
-    if kbps is None or (isinstance(kbps, float) and math.isnan(kbps)):
-        return "0"
-    return f"{float(kbps):g}"
+MARKER = ".evalsuite-run"
 
 
 @dataclass(frozen=True)
 class RunLayout:
     root: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.root / MARKER
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
 
     @property
     def run_json(self) -> Path:
@@ -63,6 +75,10 @@ class RunLayout:
     @property
     def store(self) -> Path:
         return self.root / "results.sqlite"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "run.log"
 
     @property
     def results_parquet(self) -> Path:
@@ -81,10 +97,18 @@ class RunLayout:
         return self.root / "plots"
 
     def reference_audio(self, item: str) -> Path:
-        return self.root / "audio" / "reference" / f"{item}.wav"
+        return self.root / "audio" / REFERENCE / f"{item}.wav"
 
-    def decoded_audio(self, codec: str, kbps: float, item: str) -> Path:
-        return self.root / "audio" / codec / kbps_label(kbps) / f"{item}.wav"
+    def audio(self, cond: Condition, item: str) -> Path:
+        """The audio a condition produced for an item (the reference is the prepared item)."""
+        return self.root / "audio" / cond.folder / f"{item}.wav"
+
+    def bitstream(self, cond: Condition, item: str) -> Path:
+        return self.root / "bitstreams" / cond.folder / f"{item}.esb"
+
+    def decoded_audio(self, codec: str, kbps: float | None, item: str) -> Path:
+        """Same as ``audio(Condition.from_row(codec, kbps), item)``."""
+        return self.audio(Condition.from_row(codec, kbps), item)
 
     def relative(self, path: Path) -> str:
-        return str(Path(path).relative_to(self.root))
+        return Path(path).relative_to(self.root).as_posix()

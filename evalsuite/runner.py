@@ -1,397 +1,461 @@
-"""Plan the grid (items x codecs x bitrates), run it on an executor, store rows as they finish.
+"""Run (or resume) a grid: items x conditions x metrics, in two stages.
 
-The unit of work is one item through one codec at one requested bitrate, scored by every
-metric; its rows are written in one transaction (see store.py), which makes resuming exact.
-Workers are spawn processes (one thread each); codecs and metrics are created once per worker.
+1. Validate everything that can be checked before work: codecs and metrics (names, plugin
+   classes, options, availability), bitrates, corpus settings, the output folder.
+2. Lock the run folder; prepare the corpus (content-hashed cache); copy references in
+   atomically, verified by sha256.
+3. Transcode stage: each item x condition without a valid record (content hashes of the item and
+   the codec settings) writes its bitstream container and decoded audio.
+4. Score stage: as soon as an item's transcodes are known, one task per item x metric scores
+   every condition whose rows (keyed on the decoded audio's hash and the metric's version) are
+   missing, computing the reference side once.
+5. Export the tidy table of exactly this command's grid (results.parquet/.csv, curves, plots).
+
+The results table always shows this command's grid: conditions stored by earlier commands into
+the same folder stay in the store (re-adding them costs nothing) but are not exported; run.json
+lists them. Rows that depend on the machine (``unavailable``) are never stored.
 """
 from __future__ import annotations
 
-import io
+import datetime as _dt
 import json
-import os
-import shutil
+import math
 import sys
 import time
-from concurrent.futures import Executor, Future
-from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-import numpy as np
+from typing import Any, Callable
 
 from . import layout as L
-from .audio import atomic_write_bytes
-from .corpus import CorpusConfig, Item, Source, default_sources, prepare_cached, user_sources, write_items_csv
+from .conditions import Condition, Kind
+from .context import RunContext
+from .corpus import CorpusConfig, Item, PreparedCorpus, prepare, write_items_csv
+from .fsutil import ResourceError, atomic_write_bytes, clean_temp_files, read_verified
+from .grid import (CodecEntry, GridError, KbpsRequest, MetricEntry, anchor_key, build_codecs, build_conditions,
+                   build_metrics, check_applicable)
+from .store import ResultStore, ScoreRow, TranscodeRecord
+from .worker import ScoreInput, ScoreResult, ScoreTask, TranscodeResult, TranscodeTask
 
-DEFAULT_CODECS = ("soundstream", "opus", "codec2", "evs")
-ANCHORS = ("reference", "anchor_lp35", "anchor_lp70")
-DEFAULT_KBPS = (3.0, 6.0, 12.0)
+DEFAULT_CODECS = ("soundstream", "opus")
+DEFAULT_KBPS = "3,6,12"
 
 
 @dataclass
 class RunConfig:
     codecs: tuple[str, ...] = DEFAULT_CODECS
-    kbps: tuple[float, ...] = DEFAULT_KBPS
+    kbps: KbpsRequest = field(default_factory=lambda: KbpsRequest.parse(DEFAULT_KBPS))
     metrics: tuple[str, ...] | None = None  # None: every available metric
     codec_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metric_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
     anchors: bool = True
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     corpus_spec: str | None = None  # None: the shared default corpus
+    category: str | None = None  # category of a flat folder corpus
     data: str | None = None
     jobs: int = 1
     retry_errors: bool = False
 
-    def all_codecs(self) -> tuple[str, ...]:
-        extra = tuple(a for a in ANCHORS if a not in self.codecs) if self.anchors else ()
-        return tuple(self.codecs) + extra
-
-    def comparable(self) -> dict:
-        """The parts that must match for a run directory to be resumed."""
-        return {"corpus": asdict(self.corpus), "corpus_spec": self.corpus_spec, "codec_opts": self.codec_opts}
+    def __post_init__(self) -> None:
+        if isinstance(self.kbps, (tuple, list)):  # convenience for library callers
+            self.kbps = KbpsRequest(values=tuple(float(k) for k in self.kbps))
+        elif isinstance(self.kbps, str):
+            self.kbps = KbpsRequest.parse(self.kbps)
 
 
-@dataclass(frozen=True)
-class UnitResult:
-    rows: list[dict]
-    decoded_wav: bytes | None = None  # returned instead of written when the unit shipped its audio
+@dataclass
+class RunSummary:
+    out_dir: Path
+    units_total: int
+    units_computed: int
+    rows: int
+    status_counts: dict[str, int]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Unit:
-    item: str
-    category: str
-    codec: str
-    requested_kbps: float
-    codec_opts: tuple[tuple[str, Any], ...]
-    metrics: tuple[str, ...]
-    ref_path: str
-    out_path: str
-    audio_rel: str
-    #: the reference as WAV bytes, for workers without the run folder (no shared filesystem)
-    ref_wav: bytes | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def key(self) -> tuple[str, str, float]:
-        return (self.item, self.codec, float(self.requested_kbps))
+class RunError(RuntimeError):
+    """The run cannot proceed (one-line message for the user)."""
 
 
 # ---------------------------------------------------------------------------------------------
-# worker side
+# the run
 
 
-@lru_cache(maxsize=None)
-def _codec(name: str, opts: tuple[tuple[str, Any], ...]):
-    from .codecs import get_codec
+def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cfg=None, ship_audio: bool = False,
+        ctx: RunContext | None = None) -> RunSummary:
+    from .executors import ExecutorConfig, execution
+    from .lock import RunLock
 
-    return get_codec(name, **dict(opts))
+    t0 = time.time()
+    ctx = ctx or _context(cfg)
+    ex_cfg = execution_cfg or ExecutorConfig(jobs=cfg.jobs)
+    ex_cfg.validate()
+    cfg.corpus.validate()
+    if cfg.jobs < 1:
+        raise GridError(f"--jobs must be at least 1, got {cfg.jobs}")
+    codecs = build_codecs(tuple(cfg.codecs), cfg.codec_opts, ctx)
+    metrics, skipped = build_metrics(tuple(cfg.metrics) if cfg.metrics is not None else None, cfg.metric_opts, ctx)
+    conditions, notes = build_conditions(codecs, cfg.kbps, cfg.anchors)
+    if not conditions:
+        raise GridError("nothing to run: no condition (check --codecs and --kbps)")
+    out = _make_run_folder(Path(out_dir))
+    lay = L.RunLayout(out)
+    sources = _sources(cfg, ctx, exclude=(out, ctx.cache_root()))
+    check_applicable(metrics, {s.category for s in sources} | _derived_categories(sources, cfg), cfg.metrics is not None)
+    with RunLock(lay.lock):
+        clean_temp_files(out)
+        prev = _read_json(lay.run_json)
+        corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
+        _install_references(lay, corpus)
+        write_items_csv(lay.items_csv, corpus.items)
+        meta = _meta(cfg, lay, codecs, conditions, metrics, skipped, corpus, prev, ex_cfg, notes)
+        _write_json(lay.run_json, meta)
+        with ResultStore(lay.store) as store, execution(ex_cfg, ctx) as ex:
+            engine = _Engine(cfg, ctx, lay, store, corpus, conditions, metrics, ship_audio, progress)
+            engine.execute(ex)
+            df = engine.table()
+            kept = engine.other_stored_conditions()
+        from .export import export_all
+
+        export_all(lay, df)
+        counts = {str(k): int(v) for k, v in df["status"].value_counts().items()}
+        meta.update(finished=_now(), rows=len(df), status_counts=counts,
+                    stored_conditions_not_in_this_table=kept,
+                    units={"transcodes_computed": engine.n_transcoded, "score_tasks_computed": engine.n_scored})
+        meta["invocations"][-1].update(finished=meta["finished"], transcodes_computed=engine.n_transcoded,
+                                       score_tasks_computed=engine.n_scored)
+        _write_json(lay.run_json, meta)
+    if kept:
+        notes.append(f"the folder's store also holds {len(kept)} condition(s) from earlier commands that this table "
+                     f"does not show ({', '.join(kept[:6])}{', ...' if len(kept) > 6 else ''}); add them to "
+                     "--codecs/--kbps to include them (nothing is recomputed)")
+    notes += engine.notes
+    total = engine.n_units_total
+    return RunSummary(out, total, engine.n_transcoded + engine.n_scored, len(df), counts, time.time() - t0, notes)
 
 
-@lru_cache(maxsize=None)
-def _metric(name: str):
-    from .metrics import get_metric
+def _context(cfg: RunConfig) -> RunContext:
+    from .context import context_from_env
 
-    return get_metric(name)
-
-
-def metric_outputs(names: Iterable[str]) -> list[tuple[str, str]]:
-    """(metric class name, output name) pairs: one result row each."""
-    from .metrics import metric_class
-
-    return [(n, o) for n in names for o in metric_class(n).info.output_names]
+    return context_from_env(cfg.data, threads=1)
 
 
-def _metric_fields(name: str) -> dict:
-    from .metrics import metric_class
+def _make_run_folder(out: Path) -> Path:
+    from .fsutil import is_resource_error, resource_message
 
-    i = metric_class(name).info
-    return {"higher_is_better": i.higher_is_better, "metric_version": i.version, "metric_mode": i.mode}
-
-
-def status_rows(unit: Unit, status: str, error: str, base: dict | None = None) -> list[dict]:
-    """One row per metric output, all with the same non-ok status (value NaN)."""
-    base = base or {}
-    return [
-        {**_unit_fields(unit), **base, **_metric_fields(m), "metric": o, "value": float("nan"),
-         "status": status, "error": error}
-        for m, o in metric_outputs(unit.metrics)
-    ]
-
-
-def _unit_fields(unit: Unit) -> dict:
-    return {"item": unit.item, "category": unit.category, "codec": unit.codec, "requested_kbps": unit.requested_kbps}
-
-
-def run_unit(unit: Unit) -> UnitResult:
-    """Transcode one item and score it; never raises for codec or metric failures."""
-    from .audio import AudioError, read_audio, wav_bytes, write_audio
-    from .codecs.transcode import transcode
-
-    _init_worker()  # no-op after the first call; Dask workers have no pool initializer
+    out = out.expanduser()
     try:
-        codec = _codec(unit.codec, unit.codec_opts)
-        settings = codec.settings()
-    except Exception as e:
-        return UnitResult(status_rows(unit, L.UNAVAILABLE, f"{type(e).__name__}: {e}"))
-    base: dict[str, Any] = {"codec_settings": settings}
-    decoded = None
-    try:
-        ref, rate = read_audio(io.BytesIO(unit.ref_wav) if unit.ref_wav is not None else unit.ref_path)
-        t = transcode(codec, ref, rate, unit.requested_kbps)
-        deg = t.audio
-        if not np.all(np.isfinite(deg)):
-            raise AudioError("decoded audio contains NaN/Inf")
-        if unit.ref_wav is not None:
-            decoded = wav_bytes(deg, rate)
-        else:
-            write_audio(unit.out_path, deg, rate)
-    except Exception as e:
-        return UnitResult(status_rows(unit, L.CODEC_ERROR, f"{type(e).__name__}: {e}", base))
-    base.update(
-        kbps_used=t.kbps_used if not codec.is_anchor else float("nan"),
-        measured_kbps=t.measured_kbps if not codec.is_anchor else float("nan"),
-        codec_info=t.encoded.info,
-        note=t.note,
-        audio_path=unit.audio_rel,
-    )
-    rows = []
-    for name in unit.metrics:
-        fields = {**_unit_fields(unit), **base, **_metric_fields(name)}
-        try:
-            m = _metric(name)
-            values = m.score(ref if m.info.needs_reference else None, deg, rate)
-            for out in m.info.output_names:
-                v = float(values[out])
-                ok = np.isfinite(v)
-                rows.append({**fields, "metric": out, "value": v, "status": L.OK if ok else L.ERROR,
-                             "error": "" if ok else "metric returned a non-finite value"})
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}"
-            rows.extend({**fields, "metric": out, "value": float("nan"), "status": L.ERROR, "error": msg}
-                        for out in _metric_class_outputs(name))
-    return UnitResult(rows, decoded)
-
-
-def _metric_class_outputs(name: str) -> tuple[str, ...]:
-    from .metrics import metric_class
-
-    return metric_class(name).info.output_names
-
-
-THREAD_VARS = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def single_thread_env() -> None:
-    """One compute thread per worker process, inherited by processes started after this call:
-    the parallelism is the workers, and oversubscribed threads only slow them down."""
-    for var in THREAD_VARS:
-        os.environ.setdefault(var, "1")
-
-
-@lru_cache(maxsize=1)
-def _init_worker() -> None:
-    """Once per process (local pool initializer, or the first unit on a Dask worker)."""
-    single_thread_env()
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except Exception:
-        pass
-
-
-# ---------------------------------------------------------------------------------------------
-# planning
-
-
-def resolve_metrics(names: tuple[str, ...] | None) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Selected metrics that can run here, and the reasons for those that cannot."""
-    from .metrics import metric_class, metric_names
-
-    chosen = names or tuple(metric_names())
-    ok, skipped = [], {}
-    for n in chosen:
-        cls = metric_class(n)  # unknown names raise KeyError -> clear CLI error
-        avail, why = cls.availability()
-        if avail:
-            ok.append(n)
-        elif names:  # explicitly asked for: that is an error, not a skip
-            from .metrics import MetricUnavailable
-
-            raise MetricUnavailable(f"metric {n!r} unavailable: {why}")
-        else:
-            skipped[n] = why
-    return tuple(ok), skipped
-
-
-def applicable_metrics(metrics: tuple[str, ...], category: str) -> tuple[str, ...]:
-    from .metrics import metric_class
-
-    out = []
-    for n in metrics:
-        cats = metric_class(n).info.applies_to
-        if cats is None or category in cats:
-            out.append(n)
-    return tuple(out)
-
-
-def plan(cfg: RunConfig, items: list[Item], run: L.RunLayout, metrics: tuple[str, ...]) -> tuple[list[Unit], list[dict]]:
-    """Units to compute, plus rows that are already decided (bad input, unavailable, unsupported)."""
-    from .codecs import CodecUnavailable, codec_class
-    from .data import DataError
-
-    units: list[Unit] = []
-    decided: list[dict] = []
-    for name in cfg.all_codecs():
-        cls = codec_class(name)  # unknown codec -> KeyError listing the known ones
-        opts = tuple(sorted(cfg.codec_opts.get(name, {}).items()))
-        avail, why = cls.availability()
-        inst, settings = None, {}
-        if avail:
-            inst = cls(**dict(opts))  # validates options up front (unknown options are an error)
-            try:
-                settings = inst.settings()
-            except (CodecUnavailable, DataError) as e:  # e.g. model files not in the data location
-                avail, why = False, str(e)
-        kbps_list = (L.NO_BITRATE,) if cls.is_anchor else tuple(cfg.kbps)
-        for it in items:
-            mets = applicable_metrics(metrics, it.category)
-            for kbps in kbps_list:
-                u = Unit(it.item, it.category, name, float(kbps), opts, mets,
-                         ref_path=str(run.root / it.path) if it.path else "",
-                         out_path=str(run.decoded_audio(name, kbps, it.item)),
-                         audio_rel=run.relative(run.decoded_audio(name, kbps, it.item)))
-                if it.error:
-                    decided += status_rows(u, L.BAD_INPUT, it.error)
-                elif not avail:
-                    decided += status_rows(u, L.UNAVAILABLE, why)
-                else:
-                    reason = _unsupported(inst, kbps) if not cls.is_anchor else ""
-                    if reason:
-                        decided += status_rows(u, L.UNSUPPORTED, reason, {"codec_settings": settings})
-                    else:
-                        units.append(u)
-    return units, decided
-
-
-def _unsupported(codec, kbps: float) -> str:
-    from .codecs import UnsupportedBitrate
-
-    try:
-        codec.resolve_kbps(kbps)
-        return ""
-    except UnsupportedBitrate as e:
-        return str(e)
-
-
-def group_rows(rows: list[dict]) -> dict[tuple, list[dict]]:
-    out: dict[tuple, list[dict]] = {}
-    for r in rows:
-        out.setdefault((r["item"], r["codec"], float(r["requested_kbps"])), []).append(r)
+        out.mkdir(parents=True, exist_ok=True)
+        out = out.resolve()
+        (out / L.MARKER).touch()
+    except FileExistsError:
+        raise RunError(f"--out {out}: a file of that name exists; choose a folder") from None
+    except NotADirectoryError:
+        raise RunError(f"--out {out}: a parent of it is a file, not a folder") from None
+    except OSError as e:
+        if is_resource_error(e):
+            raise RunError(resource_message(e, f"the run folder {out}")) from None
+        raise
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# execution
+def _sources(cfg: RunConfig, ctx: RunContext, exclude: tuple[Path, ...]):
+    from .sources import default_sources, user_sources
+
+    if cfg.corpus_spec:
+        return user_sources(cfg.corpus_spec, cfg.category, exclude=exclude)
+    if cfg.category:
+        raise GridError("--category applies to a --corpus folder; the shared corpus names its categories")
+    return default_sources(ctx.data)
 
 
-class SerialExecutor(Executor):
-    """Runs tasks in this process (``--jobs 1``): simplest to debug, no pickling."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        f: Future = Future()
-        try:
-            f.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
-            f.set_exception(e)
-        return f
+def _derived_categories(sources, cfg: RunConfig) -> set[str]:
+    cats = {s.category for s in sources}
+    if "clean_speech" in cats and "noise" in cats and cfg.corpus.noisy_mixes > 0:
+        cats.add("noisy_speech")
+    return cats
 
 
-def local_executor(jobs: int) -> Executor:
-    if jobs <= 1:
-        _init_worker()
-        return SerialExecutor()
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: ViSQOL's and torch's thread pools do not survive fork
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker)
-
-
-def execute(units: list[Unit], make_executor: Callable[[], Executor], on_result: Callable[[Unit, UnitResult], None],
-            progress: bool = True, isolate_after: int = 2) -> None:
-    """Run units and hand each result to ``on_result`` as it finishes.
-
-    A worker process that dies (SIGKILL, segfault in a codec library) breaks a local pool and
-    loses every unfinished unit. The pool is restarted and those units resubmitted; a unit that
-    was unfinished at ``isolate_after`` breaks is then run alone in a fresh one-worker pool, so
-    the unit that kills its worker is identified exactly and marked, and no other unit is blamed.
-    """
-    from concurrent.futures import as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    from tqdm import tqdm
-
-    pending = {u.key: u for u in units}
-    breaks: dict[tuple, int] = {}
-    bar = tqdm(total=len(units), desc="run", unit="unit", disable=not progress, file=sys.stderr)
-
-    def finish(u: Unit, res: UnitResult) -> None:
-        on_result(u, res)
-        pending.pop(u.key, None)
-        bar.update(1)
-
-    while pending:
-        suspects = [u for u in pending.values() if breaks.get(u.key, 0) >= isolate_after]
-        if suspects:
-            for u in suspects:
-                ex = _isolated_pool()  # only local pools break; dask retries lost workers itself
-                try:
-                    finish(u, ex.submit(run_unit, u).result())
-                except BrokenProcessPool:
-                    finish(u, UnitResult(status_rows(u, L.CODEC_ERROR, "the worker process died on this unit "
-                                                     "(killed or crashed) every time it was run")))
-                finally:
-                    _shutdown(ex)
+def _install_references(lay: L.RunLayout, corpus: PreparedCorpus) -> None:
+    """Copy each prepared item into the run folder atomically; a file already there is kept only
+    if its sha256 matches (a truncated copy from a killed run is replaced)."""
+    for it in corpus.items:
+        src = corpus.audio.get(it.item)
+        if src is None:
             continue
-        ex = make_executor()
-        futs: dict[Future, Unit] = {}
-        try:
-            futs = {ex.submit(run_unit, u): u for u in pending.values()}
-            for f in as_completed(futs):
-                u = futs[f]
-                try:
-                    res = f.result()
-                except BrokenProcessPool:
-                    raise
-                except Exception as e:  # a lost worker (dask KilledWorker) or a bug: record it, keep going
-                    res = UnitResult(status_rows(u, L.CODEC_ERROR, f"worker failed: {type(e).__name__}: {e}"))
-                finish(u, res)
-        except BrokenProcessPool:
-            for f, u in futs.items():
-                if u.key in pending:
-                    breaks[u.key] = breaks.get(u.key, 0) + 1
-        finally:
-            _shutdown(ex)
-    bar.close()
+        dst = lay.reference_audio(it.item)
+        if read_verified(dst, it.sha256) is not None:
+            continue
+        data = read_verified(src, it.sha256)
+        if data is None:
+            raise RunError(f"the prepared-corpus cache entry {src} is damaged (sha256 mismatch); delete that "
+                           "folder and run again")
+        atomic_write_bytes(dst, data, "the reference audio")
 
 
-def _isolated_pool() -> Executor:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+def _meta(cfg, lay, codecs, conditions, metrics, skipped, corpus, prev, ex_cfg, notes) -> dict:
+    from .corpus import PREP_VERSION
 
-    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+    inv = {"command": " ".join(["evalsuite"] + sys.argv[1:]), "started": _now(), "finished": None}
+    h = json.dumps(sorted((i.item, i.sha256, i.error) for i in corpus.items)).encode()
+    import hashlib
 
-
-def _shutdown(ex: Executor) -> None:
-    try:
-        ex.shutdown(wait=True, cancel_futures=True)
-    except TypeError:  # executors without cancel_futures (dask's ClientExecutor)
-        ex.shutdown(wait=True)
+    return {
+        "name": lay.root.name,
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        "grid": "results.parquet holds exactly this command's grid (conditions x metrics over the items below)",
+        "conditions": [c.id for c, _ in conditions],
+        "codecs": {c.name: {"spec": c.spec, "options": c.opts, "available": c.available, "reason": c.reason,
+                            "settings": (c.instance.settings() if c.available and c.instance else {}),
+                            "version": (c.instance.version() if c.available and c.instance else ""),
+                            "operating_points": list(c.instance.operating_points()) if c.instance else []}
+                   for c in codecs},
+        "metrics": {m.name: {"spec": m.spec, "options": m.opts, "version": m.instance.describe().version,
+                             "mode": m.instance.describe().mode} for m in metrics},
+        "metrics_skipped": skipped,
+        "versions": package_versions(),
+        "corpus_hash": hashlib.sha256(h).hexdigest(),
+        "corpus_preparation_version": PREP_VERSION,
+        "n_items": len(corpus.items),
+        "started": (prev or {}).get("started") or _now(),
+        "finished": None,
+        "invocations": ((prev or {}).get("invocations") or [])[-49:] + [inv],
+        "executor": ex_cfg.describe(),
+        "notes": notes,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
-# the whole run
+# the two stages
+
+
+class _Engine:
+    def __init__(self, cfg: RunConfig, ctx: RunContext, lay: L.RunLayout, store: ResultStore, corpus: PreparedCorpus,
+                 conditions: list[tuple[Condition, CodecEntry | None]], metrics: list[MetricEntry], ship: bool,
+                 progress: bool) -> None:
+        self.cfg, self.ctx, self.lay, self.store = cfg, ctx, lay, store
+        self.items = [i for i in corpus.items]
+        self.good = [i for i in corpus.items if not i.error and i.item in corpus.audio]
+        self.conditions, self.metrics = conditions, metrics
+        self.ship, self.progress = ship, progress
+        self.records = store.transcodes()
+        self.scores = store.score_index()
+        self.unavailable_t: dict[tuple[str, str], str] = {}  # (item, cond) -> reason, not stored
+        self.unavailable_m: dict[str, str] = {}  # metric -> reason, not stored
+        self.retried: set[tuple[str, str]] = set()
+        self.notes: list[str] = []
+        self.n_transcoded = self.n_scored = self.n_units_total = 0
+        self._pending: dict[str, int] = {}
+        self._resource_error = ""
+
+    # --- keys ------------------------------------------------------------------------------
+    def codec_key(self, cond: Condition, entry: CodecEntry | None) -> str:
+        return anchor_key(cond.codec) if entry is None else entry.key
+
+    def record(self, it: Item, cond: Condition, entry: CodecEntry | None) -> TranscodeRecord | None:
+        return self.records.get((it.item, it.sha256, cond.id, self.codec_key(cond, entry)))
+
+    def decided(self, cond: Condition, entry: CodecEntry | None) -> tuple[str, str]:
+        """(status, reason) for conditions that are never computed here."""
+        if entry is None:
+            return "", ""
+        if not entry.available:
+            return L.UNAVAILABLE, entry.reason
+        from .codecs.base import UnsupportedBitrate
+
+        try:
+            entry.instance.resolve_kbps(cond.kbps)
+        except UnsupportedBitrate as e:
+            return L.UNSUPPORTED, str(e)
+        return "", ""
+
+    # --- planning --------------------------------------------------------------------------
+    def _valid(self, rec: TranscodeRecord | None) -> bool:
+        if rec is None:
+            return False
+        if rec.status == L.OK:
+            p = self.lay.root / rec.audio_rel
+            return p.is_file() and p.stat().st_size == rec.audio_size
+        return rec.status == L.CODEC_ERROR and not self.cfg.retry_errors
+
+    def transcode_task(self, it: Item, cond: Condition, entry: CodecEntry | None) -> TranscodeTask:
+        ref = self.lay.reference_audio(it.item)
+        return TranscodeTask(
+            item=it.item, item_sha=it.sha256, condition=cond.id, kind=cond.kind.value,
+            codec=cond.codec, spec=entry.spec if entry else cond.codec,
+            opts=tuple(sorted(entry.opts.items())) if entry else (), codec_key=self.codec_key(cond, entry),
+            kbps=cond.kbps, ref_path=str(ref), audio_path=str(self._audio_path(cond, it)),
+            bitstream_path=str(self.lay.bitstream(cond, it.item)), ref_sha=it.sha256,
+            ref_wav=ref.read_bytes() if self.ship else None)
+
+    def _audio_path(self, cond: Condition, it: Item) -> Path:
+        return self.lay.reference_audio(it.item) if cond.kind is Kind.REFERENCE else self.lay.audio(cond, it.item)
+
+    def score_tasks(self, it: Item) -> list[ScoreTask]:
+        tasks = []
+        for m in self.metrics:
+            if m.name in self.unavailable_m or (m.applies_to is not None and it.category not in m.applies_to):
+                continue
+            inputs = []
+            for cond, entry in self.conditions:
+                rec = self.record(it, cond, entry)
+                if rec is None or rec.status != L.OK:
+                    continue
+                rows = self.scores.get((it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key))
+                if rows and not (self.cfg.retry_errors and any(r.status == L.METRIC_ERROR for r in rows)):
+                    continue
+                path = self.lay.root / rec.audio_rel
+                inputs.append(ScoreInput(cond.id, str(path), rec.audio_sha, rec.waveform_note,
+                                         path.read_bytes() if self.ship else None))
+            if inputs:
+                ref = self.lay.reference_audio(it.item)
+                tasks.append(ScoreTask(it.item, it.sha256, m.spec, tuple(sorted(m.opts.items())), m.key, str(ref),
+                                       it.sha256, tuple(inputs), ref.read_bytes() if self.ship else None))
+        return tasks
+
+    # --- execution -------------------------------------------------------------------------
+    def execute(self, ex) -> None:
+        from tqdm import tqdm
+
+        from .scheduler import Scheduler
+
+        sched = Scheduler(ex.make, ex.capacity, ex.fn, key=lambda t: t.key, on_crash=self._crash,
+                          make_isolated=ex.make_isolated)
+        by_item = {it.item: it for it in self.good}
+        todo: list[TranscodeTask] = []
+        for it in self.good:
+            n = 0
+            for cond, entry in self.conditions:
+                if self.decided(cond, entry)[0]:
+                    continue
+                if not self._valid(self.record(it, cond, entry)):
+                    todo.append(self.transcode_task(it, cond, entry))
+                    n += 1
+            self._pending[it.item] = n
+        scored: list[ScoreTask] = []
+        for it in self.good:
+            if self._pending[it.item] == 0:
+                scored += self.score_tasks(it)
+        self.n_units_total = len(todo) + len(scored)
+        bar = tqdm(total=self.n_units_total, desc="run", unit="task", disable=not self.progress, file=sys.stderr)
+        # score tasks first: their inputs exist; transcodes then fill the pool
+        for t in scored + todo:
+            sched.submit(t)
+        try:
+            for task, res in sched.results():
+                bar.update(1)
+                if isinstance(task, TranscodeTask):
+                    self._on_transcode(task, res, sched, by_item, bar)
+                else:
+                    self._on_score(task, res, sched, by_item, bar)
+        except BaseException:
+            sched.close(kill=True)
+            raise
+        finally:
+            bar.close()
+        sched.close()
+        if self._resource_error:
+            raise ResourceError(28, f"{self._resource_error}. Finished results are kept in {self.lay.root}; "
+                                    "free space (or fix the permission) and run the same command again to resume")
+
+    def _stop(self, sched, msg: str) -> None:
+        if not self._resource_error:
+            self._resource_error = msg
+        sched.stop_submitting()
+
+    def _on_transcode(self, t: TranscodeTask, res: TranscodeResult, sched, by_item, bar) -> None:
+        if res.resource_error:
+            self._stop(sched, res.resource_error)
+            return
+        self._log(res.traceback)
+        rec = TranscodeRecord(item=t.item, item_sha=t.item_sha, condition=t.condition, codec_key=t.codec_key,
+                              **{k: v for k, v in res.fields.items() if k in TranscodeRecord.__dataclass_fields__})
+        if rec.status == L.OK:
+            rec.audio_rel = self.lay.relative(Path(t.audio_path))
+            if t.kind == "codec":
+                rec.bitstream_rel = self.lay.relative(Path(t.bitstream_path))
+            if res.audio_wav is not None:  # shipped back: store it as a local worker would
+                atomic_write_bytes(Path(t.audio_path), res.audio_wav, "decoded audio")
+                if res.container is not None:
+                    atomic_write_bytes(Path(t.bitstream_path), res.container, "a bitstream file")
+        if rec.status == L.UNAVAILABLE:
+            self.unavailable_t[(t.item, t.condition)] = rec.error
+        else:
+            self.store.put_transcode(rec)
+        self.records[(t.item, t.item_sha, t.condition, t.codec_key)] = rec
+        self.n_transcoded += 1
+        self._pending[t.item] -= 1
+        if self._pending[t.item] == 0 and not sched.stopping:
+            new = self.score_tasks(by_item[t.item])
+            bar.total += len(new)
+            self.n_units_total += len(new)
+            for s in new:
+                sched.submit(s)
+
+    def _on_score(self, t: ScoreTask, res: ScoreResult, sched, by_item, bar) -> None:
+        if res.resource_error:
+            self._stop(sched, res.resource_error)
+            return
+        self._log(res.traceback)
+        m = next(m for m in self.metrics if m.spec == t.metric)
+        if res.unavailable:
+            self.unavailable_m[m.name] = res.unavailable
+            return
+        rows = [ScoreRow(item=t.item, item_sha=t.item_sha, **r) for r in res.rows]
+        if res.failed:
+            info = m.instance.describe()
+            rows = [ScoreRow(t.item, t.item_sha, inp.condition, inp.audio_sha, m.name, m.key, o, None, L.METRIC_ERROR,
+                             res.failed, info.version, info.mode, int(bool(info.higher_is_better)))
+                    for inp in t.inputs for o in m.outputs]
+        self.store.put_scores(rows)
+        for r in rows:
+            self.scores.setdefault((r.item, r.item_sha, r.condition, r.audio_sha, r.metric, r.metric_key), []).append(r)
+        self.n_scored += 1
+        if res.stale and not sched.stopping:
+            it = by_item[t.item]
+            for cid in res.stale:
+                cond, entry = next((c, e) for c, e in self.conditions if c.id == cid)
+                rec = self.record(it, cond, entry)
+                if (t.item, cid) in self.retried or rec is None:
+                    continue
+                self.retried.add((t.item, cid))
+                self.notes.append(f"{t.item} {cid}: decoded audio changed on disk; transcoded again")
+                self.store.delete_transcode(rec)
+                self.records.pop((rec.item, rec.item_sha, rec.condition, rec.codec_key), None)
+                self._pending[t.item] = self._pending.get(t.item, 0) + 1
+                bar.total += 1
+                sched.submit(self.transcode_task(it, cond, entry))
+
+    def _crash(self, task, msg: str):
+        from .layout import CODEC_ERROR
+
+        if isinstance(task, TranscodeTask):
+            return TranscodeResult({"status": CODEC_ERROR, "error": msg})
+        return ScoreResult([], failed=msg)
+
+    def _log(self, tb: str) -> None:
+        if not tb:
+            return
+        try:
+            with open(self.lay.log, "a") as f:
+                f.write(f"--- {_now()}\n{tb}\n")
+        except OSError:
+            pass  # the row keeps its one-line error
+
+    # --- the table -------------------------------------------------------------------------
+    def table(self):
+        from .export import results_table
+
+        return results_table(self)
+
+    def other_stored_conditions(self) -> list[str]:
+        mine = {c.id for c, _ in self.conditions}
+        shas = {(i.item, i.sha256) for i in self.items}
+        return sorted({r.condition for r in self.records.values() if (r.item, r.item_sha) in shas} - mine)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
 
 
 def package_versions() -> dict[str, str]:
@@ -405,128 +469,25 @@ def package_versions() -> dict[str, str]:
             out[n] = metadata.version(n)
         except metadata.PackageNotFoundError:
             pass
-    try:
-        import opuslib
-
-        out["libopus"] = opuslib.api.info.get_version_string().decode()
-    except Exception:
-        pass
     return out
 
 
-def _sources(cfg: RunConfig) -> list[Source]:
-    return user_sources(cfg.corpus_spec) if cfg.corpus_spec else default_sources(cfg.data)
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _check_resumable(run: L.RunLayout, cfg: RunConfig) -> dict | None:
-    if not run.run_json.is_file():
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
         return None
-    prev = json.loads(run.run_json.read_text())
-    if prev.get("comparable") != json.loads(json.dumps(cfg.comparable(), default=str)):
-        raise FileExistsError(
-            f"{run.root} holds a run with a different corpus or codec options; choose another --out "
-            "(or delete that folder to start over)"
-        )
-    return prev
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=_json_default).encode(), "run.json")
 
 
-@dataclass
-class RunSummary:
-    out_dir: Path
-    units_total: int
-    units_computed: int
-    rows: int
-    status_counts: dict[str, int]
-    seconds: float
-
-
-def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True,
-        make_executor: Callable[[], Executor] | None = None, ship_audio: bool = False) -> RunSummary:
-    """Run (or resume) the grid into ``out_dir``. ``make_executor`` defaults to local processes;
-    ``ship_audio`` sends audio by value to workers that cannot see ``out_dir``."""
-    t0 = time.time()
-    run_l = L.RunLayout(Path(out_dir).resolve())
-    run_l.root.mkdir(parents=True, exist_ok=True)
-    prev = _check_resumable(run_l, cfg)
-    if cfg.data:
-        os.environ["EVALSUITE_DATA"] = str(cfg.data)  # spawn workers inherit it (model lookup)
-    single_thread_env()
-
-    sources = _sources(cfg)
-    prep_dir, items = prepare_cached(sources, cfg.corpus, progress=progress)
-    for it in items:
-        if it.path and not (run_l.root / it.path).is_file():
-            (run_l.root / it.path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(prep_dir / it.path, run_l.root / it.path)
-    write_items_csv(run_l.items_csv, items)
-
-    metrics, skipped_metrics = resolve_metrics(cfg.metrics)
-    units, decided = plan(cfg, items, run_l, metrics)
-    meta = {
-        "name": run_l.root.name,
-        "config": json.loads(json.dumps(asdict(cfg), default=str)),
-        "comparable": json.loads(json.dumps(cfg.comparable(), default=str)),
-        "metrics": list(metrics),
-        "metrics_skipped": skipped_metrics,
-        "versions": package_versions(),
-        "corpus_hash": _corpus_hash(cfg, sources),
-        "n_items": len(items),
-        "started": (prev or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "resumed": bool(prev),
-        "finished": None,
-        "command": " ".join(sys.argv),
-    }
-    _write_json(run_l.run_json, meta)
-
-    from .store import ResultStore
-
-    with ResultStore(run_l.store) as store:
-        retry = (L.ERROR, L.CODEC_ERROR) if cfg.retry_errors else ()
-        done = store.done_units(retry)
-        for key, rows in group_rows(decided).items():
-            if key not in done:
-                store.write_unit(rows)
-        todo = [u for u in units if u.key not in done]
-        if ship_audio:
-            refs = {u.ref_path: Path(u.ref_path).read_bytes() for u in todo}
-            todo = [replace(u, ref_wav=refs[u.ref_path]) for u in todo]
-
-        def on_result(u: Unit, res: UnitResult) -> None:
-            if res.decoded_wav is not None:  # audio came back by value: store it like a local worker would
-                atomic_write_bytes(Path(u.out_path), res.decoded_wav)
-            store.write_unit(res.rows)
-
-        execute(todo, make_executor or (lambda: local_executor(cfg.jobs)), on_result, progress=progress)
-        df = store.dataframe()
-
-    from .export import export_all
-
-    export_all(run_l, df)
-    counts = {str(k): int(v) for k, v in df["status"].value_counts().items()}
-    meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rows=len(df), status_counts=counts,
-                codec_settings=_codec_settings(df))
-    _write_json(run_l.run_json, meta)
-    return RunSummary(run_l.root, len(units), len(todo), len(df), counts, time.time() - t0)
-
-
-def _corpus_hash(cfg: RunConfig, sources: list[Source]) -> str:
-    import hashlib
-
-    h = hashlib.sha256(json.dumps(asdict(cfg.corpus), sort_keys=True, default=str).encode())
-    for s in sorted(sources, key=lambda s: str(s.path)):
-        h.update(f"{s.path.name}:{s.sha256}\n".encode())
-    return h.hexdigest()
-
-
-def _codec_settings(df) -> dict:
-    out = {}
-    for codec, g in df.groupby("codec"):
-        s = g["codec_settings"].dropna()
-        out[codec] = json.loads(s.iloc[0]) if len(s) else {}
-    return out
+def _json_default(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return str(v)

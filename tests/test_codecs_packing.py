@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from evalsuite.codecs.packing import (
-    G192Frame, g192_coded_bits, g192_read, g192_write, pack_codes, unpack_codes,
-)
+from evalsuite.codecs.packing import G192Frame, g192_coded_bits, g192_read, g192_write
+from evalsuite.soundstream.bitpack import pack_frame as pack_codes
+from evalsuite.soundstream.bitpack import unpack_frame as unpack_codes
 
 
 def test_pack_codes_lyra_layout():

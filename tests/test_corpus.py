@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from evalsuite.audio import AudioError, loudness_lufs, read_audio, write_audio
-from evalsuite.corpus import (CorpusConfig, Source, active_segments, balanced_subset, mix_at_snr, prepare,
-                              shared_sources, user_sources)
+from evalsuite.corpus import CorpusConfig, active_segments, balanced_subset, mix_at_snr, prepare
+from evalsuite.sources import CorpusError, shared_sources, user_sources
 from evalsuite.data import DataError, data_root, read_sources, verify_corpus
 
 
@@ -62,12 +62,13 @@ def test_prepare_is_deterministic_and_normalised(data_dir, tmp_path):
     cfg = CorpusConfig(categories=("noisy_speech", "general"), noisy_mixes=2)
     a = prepare(sources, cfg, tmp_path / "a")
     b = prepare(sources, cfg, tmp_path / "b")
-    assert [i.item for i in a] == [i.item for i in b]
-    assert {i.category for i in a} == {"noisy_speech", "general"}
-    assert sum("+" in i.item for i in a) == 2  # two generated noisy mixes
-    for i in a:
-        x, r = read_audio(tmp_path / "a" / i.path)
-        y, _ = read_audio(tmp_path / "b" / i.path)
+    assert [i.item for i in a.items] == [i.item for i in b.items]
+    assert [i.sha256 for i in a.items] == [i.sha256 for i in b.items]  # content hashes are reproducible
+    assert {i.category for i in a.items} == {"noisy_speech", "general"}
+    assert sum("+" in i.item for i in a.items) == 2  # two generated noisy mixes
+    for i in a.items:
+        x, r = read_audio(a.audio[i.item])
+        y, _ = read_audio(b.audio[i.item])
         assert r == 48000 and x.ndim == 1 and len(x) <= 10 * 48000
         np.testing.assert_array_equal(x, y)
         assert abs(loudness_lufs(x, r) - (-26.0)) < 0.6 or "peak-limited" in i.note
@@ -81,7 +82,7 @@ def test_bad_user_files_become_items_with_errors(tmp_path):
     (d / "broken.wav").write_bytes(b"this is not audio")
     nan = np.full(8000, np.nan, np.float32)
     write_audio(d / "nan.wav", nan, 8000)
-    items = prepare(user_sources(d), CorpusConfig(), tmp_path / "prep")
+    items = prepare(user_sources(d), CorpusConfig(), tmp_path / "prep").items
     by = {i.item: i for i in items}
     assert by["ok"].category == "music" and not by["ok"].error
     assert "silent" in by["silent"].error
@@ -92,13 +93,13 @@ def test_bad_user_files_become_items_with_errors(tmp_path):
 def test_corpus_csv_needs_path_and_category(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("file,kind\na.wav,music\n")
-    with pytest.raises(ValueError, match="path"):
+    with pytest.raises(CorpusError, match="path"):
         user_sources(p)
 
 
 def test_balanced_subset_covers_categories(data_dir):
     from evalsuite.corpus import Item
 
-    items = [Item(f"{c}{k}", c, "", 0, 1, 48000, -26, "", "", "", "") for c in ("a", "b", "c") for k in range(5)]
+    items = [Item(f"{c}{k}", c, f"{c}{k}", "", 0, 1, 48000, -26, "", "", "", "") for c in ("a", "b", "c") for k in range(5)]
     sub = balanced_subset(items, 4)
     assert {i.category for i in sub} == {"a", "b", "c"} and len(sub) == 4

@@ -1,37 +1,15 @@
 import math
-import sqlite3
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from evalsuite.curves import curves, mean_ci
-from evalsuite.store import ResultStore
 
 
 def _row(item, codec, kbps, metric, value, status="ok"):
     return {"item": item, "category": "music", "codec": codec, "requested_kbps": kbps, "measured_kbps": kbps + 0.1,
-            "metric": metric, "value": value, "status": status, "higher_is_better": True,
-            "codec_settings": {"a": 1}}
-
-
-def test_unit_is_atomic_and_resumable(tmp_path):
-    with ResultStore(tmp_path / "r.sqlite") as s:
-        s.write_unit([_row("x", "opus", 6, "m1", 1.0), _row("x", "opus", 6, "m2", 2.0)])
-        with pytest.raises(sqlite3.Error):
-            s.write_unit([_row("y", "opus", 6, "m1", 1.0), {**_row("y", "opus", 6, "m2", 1.0), "requested_kbps": None}])
-        assert s.done_units() == {("x", "opus", 6.0)}  # the failed unit left nothing behind
-        s.write_unit([_row("x", "opus", 6, "m1", 5.0)])  # same key replaces, never duplicates
-        df = s.dataframe()
-    assert len(df) == 2 and df.loc[df.metric == "m1", "value"].item() == 5.0
-    assert df["codec_settings"].iloc[0] == '{"a": 1}'
-
-
-def test_retry_statuses_mark_units_not_done(tmp_path):
-    with ResultStore(tmp_path / "r.sqlite") as s:
-        s.write_unit([_row("x", "opus", 6, "m1", float("nan"), status="error")])
-        assert s.done_units() == {("x", "opus", 6.0)}
-        assert s.done_units(("error",)) == set()
+            "metric": metric, "value": value, "status": status, "higher_is_better": True}
 
 
 def test_mean_ci_matches_hand_computation():

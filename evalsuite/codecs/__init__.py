@@ -2,11 +2,15 @@
 optional library only affects the codec that needs it."""
 from __future__ import annotations
 
-from ..registry import load_class
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..registry import load_class
 
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
+
+if TYPE_CHECKING:
+    from ..context import RunContext
 
 # name -> "module:Class"
 _REGISTRY: dict[str, str] = {
@@ -14,9 +18,6 @@ _REGISTRY: dict[str, str] = {
     "opus": "evalsuite.codecs.opus:OpusCodec",
     "evs": "evalsuite.codecs.evs:EVSCodec",
     "codec2": "evalsuite.codecs.codec2:Codec2Codec",
-    "reference": "evalsuite.codecs.anchors:HiddenReference",
-    "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
-    "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
 }
 
 
@@ -29,12 +30,12 @@ def codec_class(name: str) -> type[Codec]:
     return load_class(_REGISTRY, name, Codec, "codec")
 
 
-def get_codec(name: str, **opts: Any) -> Codec:
+def get_codec(name: str, ctx: "RunContext | None" = None, **opts: Any) -> Codec:
     cls = codec_class(name)
-    ok, why = cls.availability()
+    ok, why = cls.availability(ctx, opts)
     if not ok:
         raise CodecUnavailable(f"codec {name!r} unavailable: {why}")
-    return cls(**opts)
+    return cls(ctx, **opts)
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,24 @@ class CodecListing:
     reason: str
     sample_rate: int | None
     bitrates: str
+    operating_points: tuple[float, ...]
+    version: str
     description: str
 
 
-def list_codecs() -> list[CodecListing]:
+def list_codecs(ctx: "RunContext | None" = None) -> list[CodecListing]:
     out = []
     for name in _REGISTRY:
         try:
             cls = codec_class(name)
-            ok, why = cls.availability()
-            rate, rates = None, ""
+            ok, why = cls.availability(ctx, {})
+            rate, rates, points, version = None, "", (), ""
             if ok:
-                c = cls()
-                rate, rates = c.sample_rate, c.bitrates().describe()
-            out.append(CodecListing(name, ok, why, rate, rates, cls.description))
-        except Exception as e:  # a broken adapter must not hide the others
-            out.append(CodecListing(name, False, f"{type(e).__name__}: {e}", None, "", ""))
+                c = cls(ctx)
+                rate, rates, points, version = c.sample_rate, c.bitrates().describe(), c.operating_points(), c.version()
+            out.append(CodecListing(name, ok, why, rate, rates, tuple(points), version, cls.description))
+        except Exception as e:  # noqa: BLE001 - a broken adapter must not hide the others
+            out.append(CodecListing(name, False, f"{type(e).__name__}: {e}", None, "", (), "", ""))
     return out
 
 

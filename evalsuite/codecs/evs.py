@@ -77,8 +77,8 @@ class EVSCodec(Codec):
     description = "3GPP EVS reference codec (EVS_cod/EVS_dec, not shipped), 5.9-128 kbps"
     options = {"dtx": False, "max_band": "", "timeout_s": 300.0}
 
-    def __init__(self, **opts: Any) -> None:
-        super().__init__(**opts)
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
         mb = str(self.opts["max_band"]).upper()
         if mb not in ("", "NB", "WB", "SWB"):
             raise ValueError(f"evs: max_band must be NB, WB or SWB (FB needs 48 kHz input), got {self.opts['max_band']!r}")

@@ -42,8 +42,8 @@ class OpusCodec(Codec):
     description = "Opus (libopus via opuslib), 20 ms frames, 0.5-512 kbps"
     options = {"rate": 48000, "application": "voip", "cbr": False, "complexity": 10}
 
-    def __init__(self, **opts: Any) -> None:
-        super().__init__(**opts)
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
         if int(self.opts["rate"]) not in RATES:
             raise ValueError(f"opus: rate must be one of {RATES}, got {self.opts['rate']}")
         if self.opts["application"] not in APPLICATIONS:

@@ -1,9 +1,5 @@
-"""Bit packing helpers shared by codec adapters (pure functions, no state).
-
-``pack_codes`` follows Lyra's packetiser (google/lyra ``packet.h`` and
-``residual_vector_quantizer.cc``): the codes of one frame are concatenated most significant
-first (the first codebook in the top bits), and the bit string is written MSB-first into
-``ceil(bits / 8)`` bytes, the unused low bits of the last byte set to zero.
+"""Bitstream helpers shared by codec adapters (pure functions, no state). SoundStream's code
+packing lives in evalsuite.soundstream.bitpack (one packer for both backends).
 
 ``g192_*`` read and write ITU-T G.192 bitstreams as the 3GPP reference tools use them:
 per frame a sync word (0x6B21 good frame, 0x6B20 bad frame), a length word (number of coded
@@ -19,26 +15,6 @@ G192_SYNC_GOOD = 0x6B21
 G192_SYNC_BAD = 0x6B20
 G192_ONE = 0x0081
 G192_ZERO = 0x007F
-
-
-def pack_codes(codes: np.ndarray, bits_per_code: int) -> bytes:
-    """Pack non-negative integer codes (< 2**bits_per_code) into bytes, MSB first."""
-    codes = np.asarray(codes, dtype=np.int64)
-    if codes.size and (codes.min() < 0 or codes.max() >= (1 << bits_per_code)):
-        raise ValueError(f"codes out of range for {bits_per_code} bits: {codes.min()}..{codes.max()}")
-    shifts = np.arange(bits_per_code - 1, -1, -1)
-    bits = ((codes[:, None] >> shifts[None, :]) & 1).astype(np.uint8).ravel()
-    return np.packbits(bits).tobytes()  # packbits zero-fills the last byte's low bits
-
-
-def unpack_codes(data: bytes, n_codes: int, bits_per_code: int) -> np.ndarray:
-    """Inverse of :func:`pack_codes`; raises if ``data`` has the wrong size."""
-    need = (n_codes * bits_per_code + 7) // 8
-    if len(data) != need:
-        raise ValueError(f"packet has {len(data)} bytes; {n_codes} codes of {bits_per_code} bits need {need}")
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: n_codes * bits_per_code]
-    weights = 1 << np.arange(bits_per_code - 1, -1, -1)
-    return (bits.reshape(n_codes, bits_per_code).astype(np.int64) * weights).sum(axis=1).astype(np.int32)
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ def metric_class(name: str) -> type[Metric]:
     return load_class(_REGISTRY, name, Metric, "metric")
 
 
-def get_metric(name: str) -> Metric:
+def get_metric(name: str, ctx=None, **opts) -> Metric:
     cls = metric_class(name)
-    ok, why = cls.availability()
+    ok, why = cls.availability(ctx, opts)
     if not ok:
         raise MetricUnavailable(f"metric {name!r} unavailable: {why}")
-    return cls()
+    return cls(ctx, **opts)
 
 
 __all__ = ["Metric", "MetricInfo", "MetricUnavailable", "metric_names", "metric_class", "get_metric"]

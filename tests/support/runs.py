@@ -6,11 +6,19 @@ from pathlib import Path
 
 
 def stored_units(db: Path) -> int:
-    """Distinct item x codec x kbps units committed so far (0 if the store is not there yet)."""
+    """Records committed so far (transcode records + score rows; 0 if the store is not there yet)."""
     try:
         con = sqlite3.connect(str(db), timeout=5)
-        n = con.execute("SELECT COUNT(DISTINCT item || codec || requested_kbps) FROM results").fetchone()[0]
+        n = con.execute("SELECT (SELECT COUNT(*) FROM transcodes) + (SELECT COUNT(*) FROM scores)").fetchone()[0]
         con.close()
         return n
     except sqlite3.Error:
         return 0
+
+
+def comparable(df):
+    """A results table without what legitimately differs between identical runs (CPU timings,
+    the folder-relative audio path)."""
+    from evalsuite.layout import TIMING_COLUMNS
+
+    return df.drop(columns=[c for c in (*TIMING_COLUMNS, "audio_path") if c in df.columns])

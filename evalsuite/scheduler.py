@@ -1,0 +1,119 @@
+"""Running tasks on an executor with exact blame when a worker dies.
+
+At most ``capacity`` tasks are in flight (one per worker), so when a process pool breaks (a
+worker killed or crashed) the tasks that were running are known exactly: only they are counted
+as suspects, re-queued, and a task that was in flight at ``isolate_after`` breaks runs alone in
+a fresh one-worker pool. If it kills that worker too, ``on_crash`` turns it into a failure
+result; no other task is blamed and the rest of the grid keeps its parallelism.
+"""
+from __future__ import annotations
+
+import collections
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Hashable, Iterator
+
+
+class Scheduler:
+    def __init__(self, make_executor: Callable[[], Executor], capacity: int, fn: Callable[[Any], Any],
+                 key: Callable[[Any], Hashable], on_crash: Callable[[Any, str], Any],
+                 make_isolated: Callable[[], Executor] | None = None, isolate_after: int = 2) -> None:
+        self._make = make_executor
+        self._isolated = make_isolated
+        self.capacity = max(1, capacity)
+        self._fn, self._key, self._on_crash = fn, key, on_crash
+        self._isolate_after = isolate_after
+        self._queue: collections.deque = collections.deque()
+        self._flight: dict[Future, Any] = {}
+        self._breaks: dict[Hashable, int] = {}
+        self._ex: Executor | None = None
+        self.stopping = False
+
+    def submit(self, task: Any) -> None:
+        self._queue.append(task)
+
+    def pending(self) -> int:
+        return len(self._queue) + len(self._flight)
+
+    def stop_submitting(self) -> None:
+        """Finish what is in flight, start nothing new (e.g. the disk is full)."""
+        self.stopping = True
+        self._queue.clear()
+
+    def results(self) -> Iterator[tuple[Any, Any]]:
+        """(task, result) as tasks finish; tasks submitted meanwhile are picked up."""
+        while self._queue or self._flight:
+            self._fill()
+            if not self._flight:
+                continue
+            done, _ = wait(list(self._flight), return_when=FIRST_COMPLETED)
+            broken = False
+            for f in done:
+                task = self._flight.pop(f)
+                try:
+                    yield task, f.result()
+                except BrokenProcessPool:
+                    broken = True
+                    self._suspect(task)
+                except Exception as e:  # noqa: BLE001 - a lost Dask worker or a bug in the task wrapper
+                    yield task, self._on_crash(task, f"worker failed: {type(e).__name__}: {e}")
+            if broken:
+                # every task still in flight was on the broken pool: suspects, re-queued
+                for f, task in list(self._flight.items()):
+                    self._flight.pop(f)
+                    self._suspect(task)
+                self.close()
+                yield from self._run_isolated()
+
+    def _suspect(self, task: Any) -> None:
+        k = self._key(task)
+        self._breaks[k] = self._breaks.get(k, 0) + 1
+        if not self.stopping:
+            self._queue.appendleft(task)
+
+    def _run_isolated(self) -> Iterator[tuple[Any, Any]]:
+        suspects = [t for t in self._queue if self._breaks.get(self._key(t), 0) >= self._isolate_after]
+        for t in suspects:
+            self._queue.remove(t)
+        for t in suspects:
+            if self._isolated is None:
+                yield t, self._on_crash(t, "the worker process died on this task every time it was run")
+                continue
+            ex = self._isolated()
+            try:
+                yield t, ex.submit(self._fn, t).result()
+            except BrokenProcessPool:
+                yield t, self._on_crash(t, "the worker process died on this task (killed or crashed) every time "
+                                           "it was run")
+            finally:
+                shutdown(ex)
+
+    def _fill(self) -> None:
+        if self.stopping:
+            return
+        while self._queue and len(self._flight) < self.capacity:
+            if self._ex is None:
+                self._ex = self._make()
+            task = self._queue.popleft()
+            self._flight[self._ex.submit(self._fn, task)] = task
+
+    def close(self, kill: bool = False) -> None:
+        if self._ex is not None:
+            shutdown(self._ex, kill=kill)
+            self._ex = None
+
+
+def shutdown(ex: Executor, kill: bool = False) -> None:
+    """Shut an executor down; ``kill`` also terminates local worker processes at once (the run was
+    interrupted: nothing they compute now would be stored)."""
+    if kill:
+        procs = getattr(ex, "_processes", None) or {}
+        for p in list(procs.values()):
+            try:
+                p.terminate()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+    try:
+        ex.shutdown(wait=not kill, cancel_futures=True)
+    except TypeError:  # executors without cancel_futures (dask's ClientExecutor)
+        ex.shutdown(wait=not kill)
