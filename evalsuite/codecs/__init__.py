@@ -14,6 +14,8 @@ _REGISTRY: dict[str, str] = {
     "opus": "evalsuite.codecs.opus:OpusCodec",
     "evs": "evalsuite.codecs.evs:EVSCodec",
     "codec2": "evalsuite.codecs.codec2:Codec2Codec",
+    "amr_nb": "evalsuite.codecs.amr_nb:AMRNBCodec",
+    "amr_wb": "evalsuite.codecs.amr_wb:AMRWBCodec",
     "reference": "evalsuite.codecs.anchors:HiddenReference",
     "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
     "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
