@@ -12,6 +12,7 @@ from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedB
 _REGISTRY: dict[str, str] = {
     "soundstream": "evalsuite.codecs.soundstream:SoundStreamCodec",
     "opus": "evalsuite.codecs.opus:OpusCodec",
+    "opus_ml": "evalsuite.codecs.opus:OpusMLCodec",
     "evs": "evalsuite.codecs.evs:EVSCodec",
     "codec2": "evalsuite.codecs.codec2:Codec2Codec",
     "amr_nb": "evalsuite.codecs.amr_nb:AMRNBCodec",

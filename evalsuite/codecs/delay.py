@@ -12,11 +12,14 @@ import numpy as np
 
 
 def remove_delay(y: np.ndarray, delay: float) -> np.ndarray:
-    """``y`` advanced by ``delay`` samples (>= 0, may be fractional): output[n] = y(n + delay).
-    The result is ``len(y) - ceil(delay)`` samples long (no invented samples at the end)."""
+    """``y`` advanced by ``delay`` samples (may be fractional): output[n] = y(n + delay). A
+    negative delay (output early) delays ``y`` instead, with zeros in front. No samples are
+    invented at the end."""
     y = np.asarray(y, dtype=np.float32)
     if delay < 0:
-        raise ValueError(f"delay must be >= 0, got {delay}")
+        k = int(np.ceil(-delay))
+        y = np.concatenate([np.zeros(k, np.float32), y])
+        delay += k
     whole = int(np.floor(delay))
     frac = float(delay - whole)
     y = y[whole:]
