@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str] = {
     "codec2": "evalsuite.codecs.codec2:Codec2Codec",
     "amr_nb": "evalsuite.codecs.amr_nb:AMRNBCodec",
     "amr_wb": "evalsuite.codecs.amr_wb:AMRWBCodec",
+    "lc3": "evalsuite.codecs.lc3:LC3Codec",
     "reference": "evalsuite.codecs.anchors:HiddenReference",
     "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
     "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
