@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "amr_nb": "evalsuite.codecs.amr_nb:AMRNBCodec",
     "amr_wb": "evalsuite.codecs.amr_wb:AMRWBCodec",
     "lc3": "evalsuite.codecs.lc3:LC3Codec",
+    "g722": "evalsuite.codecs.g722:G722Codec",
     "reference": "evalsuite.codecs.anchors:HiddenReference",
     "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
     "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
