@@ -22,6 +22,8 @@ _REGISTRY: dict[str, str] = {
     "speex_nb": "evalsuite.codecs.speex:SpeexNBCodec",
     "speex_wb": "evalsuite.codecs.speex:SpeexWBCodec",
     "speex_uwb": "evalsuite.codecs.speex:SpeexUWBCodec",
+    "mp3": "evalsuite.codecs.mp3:MP3Codec",
+    "aac": "evalsuite.codecs.aac:AACCodec",
     "reference": "evalsuite.codecs.anchors:HiddenReference",
     "anchor_lp35": "evalsuite.codecs.anchors:LowPass35",
     "anchor_lp70": "evalsuite.codecs.anchors:LowPass70",
