@@ -44,14 +44,36 @@ def test_unavailable_without_programs(monkeypatch, tmp_path):
 def test_rate_mapping(fake_evs):
     c = get_codec("evs")
     assert c.resolve_kbps(13.2) == (13.2, "")
-    used, note = c.resolve_kbps(12)
-    assert used == 13.2 and "nearest" in note
+    used, note = c.resolve_kbps(12)  # the best rate that fits, never one above the request
+    assert used == 9.6 and "best mode that fits" in note
     used, note = c.resolve_kbps(6)
     assert used == 5.9 and "DTX" in note
     for bad in (3, 200):
-        with pytest.raises(UnsupportedBitrate, match="outside EVS's rates"):
+        with pytest.raises(UnsupportedBitrate, match="5.9-128 kbps"):
             c.resolve_kbps(bad)
     assert c.coding_rate(8.0) == 16000 and c.coding_rate(9.6) == 32000
+    assert c.operating_points() == (5.9, 7.2, 8.0, 9.6, 13.2, 16.4, 24.4, 32.0, 48.0, 64.0, 96.0, 128.0)
+    assert c.settings()["latency_ms"] == 32.0
+
+
+def test_max_band_nb_limits_the_rates(fake_evs, speech48):
+    # EVS_cod refuses NB above 24.4 kbps (TS 26.445): that request is unsupported, not a codec error
+    c = get_codec("evs", max_band="NB")
+    assert c.operating_points()[-1] == 24.4
+    assert c.resolve_kbps(24.4) == (24.4, "")
+    for bad in (32, 64):
+        with pytest.raises(UnsupportedBitrate, match="max_band=NB is coded only up to 24.4 kbps"):
+            c.resolve_kbps(bad)
+    with pytest.raises(UnsupportedBitrate):
+        c.encode(resample(speech48, 48000, 32000), 32)
+    assert get_codec("evs", max_band="WB").resolve_kbps(32) == (32.0, "")
+    assert "coded WB" in get_codec("evs", max_band="SWB").resolve_kbps(8)[1]
+
+
+def test_build_hint_names_the_release_build(monkeypatch, tmp_path):
+    monkeypatch.setenv("EVALSUITE_EVS_BIN", str(tmp_path))
+    ok, why = codec_class("evs").availability()
+    assert "make RELEASE=1 DEBUG=0" in why
 
 
 @pytest.mark.parametrize("kbps, coding_rate", [(7.2, 16000), (13.2, 32000), (24.4, 32000)])

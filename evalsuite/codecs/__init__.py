@@ -16,8 +16,18 @@ if TYPE_CHECKING:
 _REGISTRY: dict[str, str] = {
     "soundstream": "evalsuite.codecs.soundstream:SoundStreamCodec",
     "opus": "evalsuite.codecs.opus:OpusCodec",
+    "opus_ml": "evalsuite.codecs.opus:OpusMLCodec",
     "evs": "evalsuite.codecs.evs:EVSCodec",
     "codec2": "evalsuite.codecs.codec2:Codec2Codec",
+    "amr_nb": "evalsuite.codecs.amr_nb:AMRNBCodec",
+    "amr_wb": "evalsuite.codecs.amr_wb:AMRWBCodec",
+    "lc3": "evalsuite.codecs.lc3:LC3Codec",
+    "g722": "evalsuite.codecs.g722:G722Codec",
+    "speex_nb": "evalsuite.codecs.speex:SpeexNBCodec",
+    "speex_wb": "evalsuite.codecs.speex:SpeexWBCodec",
+    "speex_uwb": "evalsuite.codecs.speex:SpeexUWBCodec",
+    "mp3": "evalsuite.codecs.mp3:MP3Codec",
+    "aac": "evalsuite.codecs.aac:AACCodec",
 }
 
 

@@ -42,6 +42,11 @@ def nearest_mode(kbps: float) -> str:
     return min(MODES, key=lambda m: (abs(MODES[m][0] - kbps), -MODES[m][0]))
 
 
+#: latency per mode: the frame (20 or 40 ms of buffering) plus the signal delay measured above
+#: (the analysis window's lookahead and synthesis overlap); Codec 2 states no figure of its own
+LATENCY_MS: dict[str, float] = {m: 1000 * (MODES[m][1] + MODE_DELAY[m]) / SAMPLE_RATE for m in MODES}
+
+
 class Codec2Codec(Codec):
     name = "codec2"
     description = "Codec 2 (Debian c2enc/c2dec), 8 kHz, 0.45-3.2 kbps"
@@ -65,8 +70,15 @@ class Codec2Codec(Codec):
     def delay_samples(self) -> int:
         return 0  # decode() already removes the mode's own delay (MODE_DELAY)
 
+    def operating_points(self) -> tuple[float, ...]:
+        return tuple(sorted(m[0] for m in MODES.values()))
+
+    def version(self) -> str:
+        return "codec2 " + _codec2_version()
+
     def settings(self) -> dict[str, Any]:
-        return {**self.opts, "tools": "c2enc/c2dec " + _codec2_version()}
+        return {**self.opts, "tools": "c2enc/c2dec " + _codec2_version(),
+                "latency_ms": {m: LATENCY_MS[m] for m in MODES}}
 
     def resolve_kbps(self, kbps: float) -> tuple[float, str]:
         lo, hi = min(m[0] for m in MODES.values()), max(m[0] for m in MODES.values())
@@ -93,7 +105,7 @@ class Codec2Codec(Codec):
         if len(data) != expect:
             raise CodecUnavailable(f"codec2: c2enc wrote {len(data)} bytes for {n_frames} frames of mode {mode}; expected {expect}")
         return Encoded(packets=[data], num_samples=n_frames * spf, sample_rate=SAMPLE_RATE, kbps_used=MODES[mode][0],
-                       info={"mode": mode, "delay_samples": MODE_DELAY[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames})
+                       info={"mode": mode, "delay_samples": MODE_DELAY[mode], "latency_ms": LATENCY_MS[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames})
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         mode = encoded.info["mode"]

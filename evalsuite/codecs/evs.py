@@ -13,10 +13,18 @@ frames counting 0. Input is coded at 16 kHz (WB) below 9.6 kbps and 32 kHz (SWB)
 up; the adapter's rate is 32 kHz and it resamples internally for the 16 kHz case. 5.9 kbps is
 EVS's source-controlled VBR mode and needs DTX, so ``-dtx`` is always passed there.
 
-Delay: the reference programs compensate EVS's 32 ms algorithmic delay by default (the decoder
-drops its first ``get_delay(DEC)`` samples and appends as many zeros at the end), so decoded
-output is time-aligned with the input and ``delay_samples`` is 0. The input is padded by two
-20 ms frames so that the zeros appended at the end do not eat the last 32 ms of the item.
+Bandwidth per rate (TS 26.445 Table 1; TS 26.441): NB 5.9-24.4 kbps, WB 5.9-128 kbps, SWB
+9.6-128 kbps, FB 16.4-128 kbps. ``max_band`` caps the band; a rate the capped band cannot be
+coded at (NB above 24.4 kbps: the encoder refuses it) is an UnsupportedBitrate, not a failure.
+
+Delay: EVS's algorithmic delay is 32 ms = the 20 ms frame + 12 ms (lookahead and resampling
+filters). The frame's 20 ms is buffering, not a shift of the signal in the file; the reference
+programs compensate the 12 ms by default (the decoder drops its first ``get_delay(DEC)``
+samples, 12 ms, and appends as many zeros at the end), so decoded output is time-aligned with the
+input and ``delay_samples`` is 0. The input is padded by two 20 ms frames (more than the 12 ms
+of appended zeros) so they do not eat the end of the item. Run against the real TS 26.443
+programs (float, built from a public copy of the 3GPP code): every rate ok, residual lag 0 +-1
+sample at 48 kHz, exact lengths, measured kbps equal to the nominal CBR rates.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ import numpy as np
 from ..audio import resample
 from .tools import run_tool
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
+from .modes import ABOVE_TOP, best_mode, describe_points
 from .packing import from_int16, g192_read, to_int16
 
 ENV_VAR = "EVALSUITE_EVS_BIN"
@@ -39,16 +48,20 @@ PROGRAMS = ("EVS_cod", "EVS_dec")
 EVS_KBPS = (5.9, 7.2, 8.0, 9.6, 13.2, 16.4, 24.4, 32.0, 48.0, 64.0, 96.0, 128.0)
 SAMPLE_RATE = 32000
 SWB_FROM_KBPS = 9.6  # EVS codes SWB from 9.6 kbps; below that WB at most
-PAD_FRAMES = 2  # >= the 32 ms compensated delay
+PAD_FRAMES = 2  # > the 12 ms the decoder compensates (and appends as zeros at the end)
+LATENCY_MS = 32.0  # 20 ms frame + 12 ms lookahead/resampling (TS 26.441)
+#: the rates each audio band can be coded at (TS 26.445 Table 1)
+BAND_KBPS = {"NB": (5.9, 24.4), "WB": (5.9, 128.0), "SWB": (9.6, 128.0), "FB": (16.4, 128.0)}
 BUILD_HINT = (
     "build the 3GPP EVS reference programs: download the TS 26.443 (floating point) or TS 26.442 "
     "(fixed point) C code from https://www.3gpp.org/ftp/Specs/archive/26_series/26.443/, unzip, run "
-    "`make` in its c-code folder, then `export EVALSUITE_EVS_BIN=/path/to/c-code` (the folder holding "
+    "`make RELEASE=1 DEBUG=0` in its c-code folder (plain `make` builds -O0 -g3, about 4x slower), then `export EVALSUITE_EVS_BIN=/path/to/c-code` (the folder holding "
     "EVS_cod and EVS_dec) or put both on PATH"
 )
 
 
 def nearest_evs_kbps(kbps: float) -> float:
+    """The EVS rate a (resolved) request names: rates are compared to 1e-6 kbps."""
     return min(EVS_KBPS, key=lambda r: abs(r - kbps))
 
 
@@ -101,20 +114,42 @@ class EVSCodec(Codec):
     def delay_samples(self) -> int:
         return 0  # the reference programs' default delay compensation aligns the output
 
+    def operating_points(self) -> tuple[float, ...]:
+        """EVS's rates; with max_band=NB only those NB can be coded at (up to 24.4 kbps). WB
+        and SWB caps keep every rate (below a band's lowest rate EVS codes a narrower band)."""
+        hi = BAND_KBPS["NB"][1] if self.opts["max_band"] == "NB" else EVS_KBPS[-1]
+        return tuple(r for r in EVS_KBPS if r <= hi)
+
+    def version(self) -> str:
+        """The banner EVS_cod prints (e.g. its TS 26.443 version), else the program's path."""
+        import re
+        import subprocess
+
+        prog = self._progs()["EVS_cod"]
+        try:
+            p = subprocess.run([str(prog)], capture_output=True, text=True, timeout=10)
+            m = re.search(r"(EVS[^\n]*?(?:Version|TS\s*26\.44[23])[^\n]*)", p.stdout + p.stderr)
+        except (OSError, subprocess.SubprocessError):
+            m = None
+        return m.group(1).strip() if m else f"EVS_cod at {prog}"
+
     def settings(self) -> dict[str, Any]:
         progs = self._progs()
         return {**self.opts, "EVS_cod": str(progs["EVS_cod"]), "EVS_dec": str(progs["EVS_dec"]),
-                "delay_compensation": True, "bitstream": "G.192"}
+                "delay_compensation": True, "bitstream": "G.192", "latency_ms": LATENCY_MS}
 
     def resolve_kbps(self, kbps: float) -> tuple[float, str]:
-        if not math.isfinite(kbps) or kbps < EVS_KBPS[0] * 0.9 or kbps > EVS_KBPS[-1] * 1.1:
+        band = self.opts["max_band"]
+        rates = self.operating_points()
+        hi = rates[-1]
+        if band == "NB" and math.isfinite(kbps) and kbps > hi * ABOVE_TOP:
             raise UnsupportedBitrate(
-                f"evs: {kbps:g} kbps is outside EVS's rates ({EVS_KBPS[0]:g}-{EVS_KBPS[-1]:g} kbps: "
-                f"{', '.join(f'{r:g}' for r in EVS_KBPS)})")
-        used = nearest_evs_kbps(kbps)
-        notes = []
-        if abs(used - kbps) > 1e-9:
-            notes.append(f"{kbps:g} kbps is not an EVS rate; using the nearest, {used:g} kbps")
+                f"evs: max_band=NB is coded only up to {hi:g} kbps (TS 26.445; EVS_cod refuses NB above it); "
+                f"{kbps:g} kbps needs max_band WB or SWB. NB rates: {describe_points(rates)}")
+        used, note = best_mode("evs", rates, kbps)
+        notes = [note] if note else []
+        if band == "SWB" and used < BAND_KBPS["SWB"][0]:
+            notes.append(f"EVS codes SWB from {BAND_KBPS['SWB'][0]:g} kbps; {used:g} kbps is coded WB")
         if used == EVS_KBPS[0] and not self.opts["dtx"]:
             notes.append("5.9 kbps is EVS's VBR mode: DTX switched on")
         return used, "; ".join(notes)
@@ -132,7 +167,7 @@ class EVSCodec(Codec):
         return SAMPLE_RATE if kbps >= SWB_FROM_KBPS else 16000
 
     def encode(self, audio: np.ndarray, kbps: float) -> Encoded:
-        kbps = nearest_evs_kbps(kbps)
+        kbps = nearest_evs_kbps(self.resolve_kbps(kbps)[0])
         fs = self.coding_rate(kbps)
         x = resample(np.asarray(audio, dtype=np.float32), SAMPLE_RATE, fs)
         frame = fs // 50
