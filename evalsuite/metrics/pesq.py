@@ -64,7 +64,7 @@ class PesqWideband(_Pesq):
         applies_to=("clean_speech", "noisy_speech"),
         value_range=(1.0, 4.64),
         description="Wide-band PESQ MOS-LQO (ITU-T P.862.2) at 16 kHz; speech only.",
-        cost="0.09 s per 10-s clip (1 thread)",
+        cost="0.16 s per 10-s clip (CPU, 1 thread)",
     )
 
 
@@ -82,5 +82,5 @@ class PesqNarrowband(_Pesq):
         applies_to=("clean_speech", "noisy_speech"),
         value_range=(1.0, 4.55),
         description="Narrow-band PESQ MOS-LQO (ITU-T P.862/P.862.1) on 8 kHz input; speech only.",
-        cost="0.06 s per 10-s clip (1 thread)",
+        cost="0.08 s per 10-s clip (CPU, 1 thread)",
     )
