@@ -21,6 +21,9 @@ fi
 # the CPU build of torch first: an unpinned torch would pull gigabytes of CUDA packages
 python3 -m pip install -q torch==2.13.0
 python3 -m pip install -q -e '.[test]'
+# resemblyzer pulls PyPI's webrtcvad 2.0.10, whose module needs pkg_resources (gone from
+# setuptools >= 81); webrtcvad-wheels ships the same module without it: install it last
+python3 -m pip install -q --force-reinstall --no-deps webrtcvad-wheels
 # Debian trixie's libopus 1.5.2 (LACE/NoLACE, deep PLC) unpacked into ~/.local/share/evalsuite/libs
 # ($EVALSUITE_LIBS), never installed system-wide; without it opus_ml reports itself unavailable
 python3 -m evalsuite.codecs.private_libs opus-1.5 || echo "setup: libopus 1.5 not fetched; codec opus_ml will be unavailable" >&2

@@ -22,7 +22,7 @@ def _speechlike(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
 
 def test_registry_names():
     assert set(NAMES) >= {"pesq_wb", "pesq_nb", "stoi", "estoi", "visqol_audio", "visqol_speech",
-                          "si_sdr", "mel_distance", "lsd", "dnsmos"}
+                          "si_sdr", "mel_distance", "lsd", "dnsmos", "asr", "speaker_sim", "warpq"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,8 +33,23 @@ def test_info_is_consistent(name):
     assert info.sample_rate in (8000, 16000, 44100, 48000)
     assert info.version and "not installed" not in info.version
     assert info.output_names and all(isinstance(o, str) for o in info.output_names)
+    assert info.cost and "s per" in info.cost  # measured, printed by `evalsuite metrics`
     ok, why = cls.availability()
     assert ok, why
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_features_path_equals_score(name, real_speech):
+    # the runner computes reference_features once per item and reuses it for every condition
+    metric = get_metric(name)
+    if not metric.info.needs_reference:
+        return
+    deg = (real_speech + 0.003 * np.random.default_rng(2).standard_normal(real_speech.size)).astype(np.float32)
+    direct = metric.score(real_speech, deg, RATE)
+    via = metric.score_features(metric.reference_features(real_speech, RATE), deg, RATE)
+    assert via.keys() == direct.keys()
+    for k in direct:
+        assert via[k] == pytest.approx(direct[k], rel=1e-12, abs=1e-12), k
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -71,11 +86,20 @@ def test_bad_reference_raises_clearly(name):
         metric.score(deg[:-10], deg, RATE)
 
 
+@pytest.fixture(scope="module")
+def real_speech(data_dir):
+    # real words: the ASR metric has nothing to compare on a synthetic signal
+    from evalsuite.audio import read_audio, resample
+
+    x, rate = read_audio(data_dir / "corpus/speech/arctic_axb_a0004.wav")
+    return resample(x, rate, RATE)[: int(2.8 * RATE)]
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_pickles_after_use_and_scores_the_same(name):
+def test_pickles_after_use_and_scores_the_same(name, real_speech):
     # the runner may ship metric instances to spawn workers
     metric = get_metric(name)
-    ref = _speechlike(seconds=3.0)
+    ref = real_speech
     deg = (ref + 0.01 * np.random.default_rng(1).standard_normal(ref.size)).astype(np.float32)
     r = ref if metric.info.needs_reference else None
     first = metric.score(r, deg, RATE)

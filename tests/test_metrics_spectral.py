@@ -90,3 +90,62 @@ def test_lsd_grows_with_lost_bandwidth(speech):
     m = LogSpectralDistance()
     values = [m.score(speech, lowpass(speech, RATE, fc), RATE)["lsd"] for fc in (16000, 8000, 4000)]
     assert all(a < b for a, b in zip(values, values[1:])), values
+
+
+@pytest.fixture(scope="module")
+def speech_at_26(speech):
+    from evalsuite.anchors import get_anchor
+    from evalsuite.audio import normalize_loudness
+
+    x = normalize_loudness(speech, RATE, -26.0)
+    return x, get_anchor("anchor_lp35").process(x, RATE)
+
+
+def test_mel_distance_does_not_depend_on_the_level_of_the_pair(speech_at_26):
+    # the log10 clamp made the old value move by ~30% for a 10 dB level change (2.00 at -26 LUFS,
+    # 2.89 at -16 LUFS on this pair); on DAC's level it is one number
+    ref, deg = speech_at_26
+    m = MultiResolutionMelDistance()
+    g = 10 ** (10 / 20)
+    at26 = m.score(ref, deg, RATE)["mel_distance"]
+    at16 = m.score(ref * g, deg * g, RATE)["mel_distance"]
+    at46 = m.score(ref * 0.1, deg * 0.1, RATE)["mel_distance"]
+    assert at26 == pytest.approx(at16, rel=1e-5) and at26 == pytest.approx(at46, rel=1e-5)
+    assert 2.8 < at26 < 3.0  # measured 2.893
+
+
+def test_mel_distance_level_is_dacs_minus_16_lufs(speech_at_26):
+    # independent of the metric's code path: pyloudnorm's BS.1770 meter on the 44.1 kHz reference
+    import pyloudnorm
+
+    from evalsuite.audio import resample
+
+    ref, deg = (resample(x, RATE, 44100).astype(np.float64) for x in speech_at_26)
+    g = 10 ** ((-16.0 - pyloudnorm.Meter(44100).integrated_loudness(ref)) / 20)
+    assert np.max(np.abs(ref * g)) < 1.0  # no peak rescale on this item
+    expected = mel_distance(ref * g, deg * g, 44100)
+    assert MultiResolutionMelDistance().score(*speech_at_26, RATE)["mel_distance"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_mel_distance_as_given_on_request(speech_at_26):
+    ref, deg = speech_at_26
+    m = MultiResolutionMelDistance(normalize=False)
+    assert "level-dependent" in m.describe().mode and "level-dependent" in m.describe().version
+    assert MultiResolutionMelDistance().describe() == MultiResolutionMelDistance.info
+    assert "-20 LUFS" in MultiResolutionMelDistance(target_lufs="-20").describe().mode
+    from evalsuite.audio import resample
+
+    r, d = (resample(x, RATE, 44100) for x in (ref, deg))
+    assert m.score(ref, deg, RATE)["mel_distance"] == pytest.approx(mel_distance(r, d, 44100), rel=1e-6)
+    with pytest.raises(ValueError, match="target_lufs"):
+        MultiResolutionMelDistance(target_lufs=5.0)
+
+
+def test_si_sdr_is_declared_phase_sensitive():
+    from evalsuite.metrics.base import not_applicable_reason
+
+    assert SiSdr.info.waveform and not MultiResolutionMelDistance.info.waveform
+    assert not_applicable_reason(SiSdr.info, "clean_speech", waveform_coded=True) is None
+    why = not_applicable_reason(SiSdr.info, "music", waveform_coded=False)
+    assert why and "phase" in why
+    assert not_applicable_reason(MultiResolutionMelDistance.info, "music", waveform_coded=False) is None

@@ -16,6 +16,9 @@ _REGISTRY: dict[str, str] = {
     "mel_distance": "evalsuite.metrics.spectral:MultiResolutionMelDistance",
     "lsd": "evalsuite.metrics.spectral:LogSpectralDistance",
     "dnsmos": "evalsuite.metrics.dnsmos:Dnsmos",
+    "asr": "evalsuite.metrics.asr:AsrErrorRate",
+    "speaker_sim": "evalsuite.metrics.speaker:SpeakerSimilarity",
+    "warpq": "evalsuite.metrics.warpq:Warpq",
 }
 
 

@@ -45,10 +45,31 @@ class MetricInfo:
     #: value range, for plots and sanity checks
     value_range: tuple[float, float] | None = None
     description: str = ""
+    #: phase-sensitive (compares waveforms sample by sample, e.g. SI-SDR): meaningless for a
+    #: decoded signal whose phase the codec rebuilds instead of coding it (parametric modes such
+    #: as Codec 2 or Opus SILK narrow-band, where the lag drifts within an item); the runner
+    #: marks such rows ``not_applicable`` (see ``not_applicable_reason``)
+    waveform: bool = False
+    #: measured cost, e.g. "0.09 s per 10-s clip (1 thread)"; what ``evalsuite metrics`` prints
+    cost: str = ""
 
     @property
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)
+
+
+def not_applicable_reason(info: MetricInfo, category: str | None = None, *,
+                          waveform_coded: bool = True) -> str | None:
+    """Why ``info``'s metric is meaningless for an item/condition, or None if it applies.
+
+    ``category`` is the item's category; ``waveform_coded`` is False for a condition whose
+    decoder rebuilds the phase (a parametric codec mode): declared by the codec, not guessed."""
+    if category is not None and info.applies_to is not None and category not in info.applies_to:
+        return f"{info.name} applies to {', '.join(info.applies_to)} only, not {category}"
+    if info.waveform and not waveform_coded:
+        return (f"{info.name} compares waveforms (phase-sensitive); this condition rebuilds the "
+                "phase parametrically, so sample-wise differences are not coding error")
+    return None
 
 
 class Metric(ABC):

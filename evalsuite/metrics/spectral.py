@@ -5,10 +5,13 @@ The signal processing lives in pure functions (``si_sdr``, ``mel_distance``,
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
+from ..audio import AudioError, loudness_lufs
 from .base import Metric, MetricInfo
 from .checks import check_pair, finite, package_version, requires
 
@@ -84,6 +87,25 @@ def mel_distance(ref: np.ndarray, deg: np.ndarray, rate: int, windows=DAC_WINDOW
     return total
 
 
+#: DAC's evaluation level: its test set is written after ``VolumeNorm(-16)`` (audiotools
+#: ``AudioSignal.normalize``, BS.1770 loudness in LUFS) and ``RescaleAudio`` (peak <= 1), and the
+#: codec's output follows that level (descript-audio-codec conf/base.yml, scripts/save_test_set.py)
+DAC_LEVEL_LUFS = -16.0
+
+
+def reference_level_gain(ref: np.ndarray, rate: int, target_lufs: float = DAC_LEVEL_LUFS) -> float:
+    """The gain that brings ``ref`` to ``target_lufs`` (BS.1770-4, pyloudnorm), reduced if needed
+    so its peak stays <= 1 (DAC's RescaleAudio). Applied to *both* signals of a pair, it makes a
+    level-dependent distance depend only on the pair, not on the level it was handed at."""
+    lufs = loudness_lufs(ref, rate)
+    if not np.isfinite(lufs):
+        raise AudioError("reference: loudness undefined (too quiet or shorter than BS.1770's 0.4-s "
+                         "gating block), so the mel distance cannot be put on DAC's level")
+    gain = 10 ** ((target_lufs - lufs) / 20)
+    peak = float(np.max(np.abs(ref))) * gain
+    return gain / peak if peak > 1.0 else gain
+
+
 # ------------------------------------------------------------------------------------- LSD
 
 
@@ -121,6 +143,8 @@ class SiSdr(Metric):
         value_range=(-50.0, 60.0),
         description="Scale-invariant signal-to-distortion ratio (dB); waveform fidelity, "
                     "punishes phase changes that listeners do not hear.",
+        waveform=True,
+        cost="0.005 s per 10-s clip (CPU, 1 thread)",
     )
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
@@ -129,28 +153,60 @@ class SiSdr(Metric):
 
 
 class MultiResolutionMelDistance(Metric):
-    """DAC's multi-resolution log-mel L1 distance at 44.1 kHz (lower is better)."""
+    """DAC's multi-resolution log-mel L1 distance at 44.1 kHz (lower is better), on DAC's level.
+
+    The log10 clamp at 1e-5 makes the distance level-dependent (about 30% for 10 dB), so by
+    default both signals get the one gain that puts the reference at -16 LUFS (peak <= 1), the
+    level of DAC's evaluation set; values are then comparable with DAC's tables and do not
+    depend on the level a run prepares items at. ``normalize=False`` scores the pair as given."""
 
     info = MetricInfo(
         name="mel_distance",
         needs_reference=True,
         sample_rate=44100,
         higher_is_better=False,
-        version=f"evalsuite mel_distance 1 (DAC MelSpectrogramLoss settings; librosa "
-                f"{package_version('librosa')} mel filters)",
-        mode="44.1 kHz, windows 32..2048, n_mels 5..320, log10 clamp 1e-5, L1 summed",
+        version=f"evalsuite mel_distance 2 (DAC MelSpectrogramLoss settings, reference at DAC's "
+                f"-16 LUFS; librosa {package_version('librosa')} mel filters)",
+        mode="44.1 kHz, windows 32..2048, n_mels 5..320, log10 clamp 1e-5, L1 summed; "
+             "pair gain: reference at -16 LUFS",
         value_range=(0.0, 20.0),
-        description="Multi-resolution log-mel spectrogram L1 distance as in DAC / Codec-SUPERB.",
+        description="Multi-resolution log-mel spectrogram L1 distance as in DAC / Codec-SUPERB, "
+                    "at DAC's evaluation level (reference -16 LUFS).",
+        cost="0.44 s per 10-s clip (CPU, 1 thread)",
     )
+
+    options = {"normalize": True, "target_lufs": DAC_LEVEL_LUFS}
+
+    def __init__(self, ctx=None, **opts: Any) -> None:
+        super().__init__(ctx, **opts)
+        self.normalize = bool(self.opts["normalize"])
+        self.target_lufs = float(self.opts["target_lufs"])
+        if not -70.0 <= self.target_lufs <= 0.0:
+            raise ValueError(f"mel_distance: target_lufs must be in [-70, 0] LUFS, got {self.target_lufs}")
+
+    def describe(self) -> MetricInfo:
+        base = MultiResolutionMelDistance.info
+        if self.normalize and self.target_lufs == DAC_LEVEL_LUFS:
+            return base
+        level = (f"reference at {self.target_lufs:g} LUFS" if self.normalize
+                 else "as given (level-dependent)")
+        return replace(base, mode=base.mode.replace("reference at -16 LUFS", level),
+                       version=base.version.replace("reference at DAC's -16 LUFS", level),
+                       description="Multi-resolution log-mel spectrogram L1 distance (DAC settings), "
+                                   f"pair level: {level}.")
 
     @classmethod
     def availability(cls, ctx=None, opts=None) -> tuple[bool, str]:
-        return requires("mel_distance", "torch", "librosa", pip="torch librosa")
+        return requires("mel_distance", "torch", "librosa", "pyloudnorm", pip="torch librosa pyloudnorm")
 
     def score(self, ref: np.ndarray | None, deg: np.ndarray, rate: int) -> dict[str, float]:
         ref, deg = check_pair(ref, deg, rate, min_seconds=_MIN_SECONDS)
         r, d = self.prepare(ref, rate), self.prepare(deg, rate)
-        return {"mel_distance": finite(mel_distance(r, d, self.info.sample_rate), "mel distance")}
+        sr = self.info.sample_rate
+        if self.normalize:
+            g = reference_level_gain(r, sr, self.target_lufs)
+            r, d = r.astype(np.float64) * g, d.astype(np.float64) * g
+        return {"mel_distance": finite(mel_distance(r, d, sr), "mel distance")}
 
 
 class LogSpectralDistance(Metric):
@@ -165,6 +221,7 @@ class LogSpectralDistance(Metric):
         mode="48 kHz, n_fft 2048, hop 512, Hann, power floor -80 dB",
         value_range=(0.0, 60.0),
         description="Log-spectral distance in dB; sensitive to missing bandwidth.",
+        cost="0.09 s per 10-s clip (CPU, 1 thread)",
     )
 
     @classmethod
