@@ -18,8 +18,15 @@ _EXTENSIONS = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"evalsuite: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="evalsuite",
         description=(
             "Reproducible evaluation of neural audio codecs: encode/decode a corpus with every "
@@ -31,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"evalsuite {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for mod in _EXTENSIONS:
         if importlib.util.find_spec(mod.rsplit(".", 1)[0]) is None:
             continue

@@ -121,7 +121,7 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         raise ExecutorError("the dask executors need `pip install distributed`") from e
     if cfg.kind == "dask":
         try:
-            client = Client(cfg.scheduler, timeout=15)
+            client = Client(cfg.scheduler, timeout=5)
         except (OSError, TimeoutError) as e:
             raise ExecutorError(f"cannot reach the Dask scheduler at {cfg.scheduler}: {e}") from None
         try:

@@ -21,6 +21,14 @@ class GridError(ValueError):
     """A codec, metric, option or bitrate request that cannot be used (one-line message)."""
 
 
+def _missing_types() -> tuple[type[BaseException], ...]:
+    from .codecs.base import CodecUnavailable
+    from .data import DataError
+    from .metrics.base import MetricUnavailable
+
+    return (CodecUnavailable, MetricUnavailable, DataError, ImportError, FileNotFoundError)
+
+
 @dataclass(frozen=True)
 class KbpsRequest:
     values: tuple[float, ...] = ()
@@ -100,6 +108,7 @@ def build_codecs(specs: tuple[str, ...], codec_opts: dict[str, dict[str, Any]], 
     from .codecs import codec_class
     from .codecs.transcode import TRANSCODE_VERSION
 
+    MISSING = _missing_types()
     out: list[CodecEntry] = []
     names: dict[str, str] = {}
     for spec in specs:
@@ -118,16 +127,15 @@ def build_codecs(specs: tuple[str, ...], codec_opts: dict[str, dict[str, Any]], 
         inst, key = None, ""
         try:
             inst = cls(ctx, **opts)  # validates options up front (unknown options are an error)
-        except ValueError as e:
-            raise GridError(str(e)) from None
-        except Exception as e:  # noqa: BLE001 - e.g. a library missing at construction time
-            ok, why = False, f"{type(e).__name__}: {e}"
-        if ok:
-            try:
+            if ok:
                 key = options_hash({"spec": spec, "name": name, "settings": inst.settings(), "version": inst.version(),
                                     "transcode": TRANSCODE_VERSION})
-            except Exception as e:  # noqa: BLE001 - model files missing etc.
-                ok, why = False, f"{type(e).__name__}: {e}"
+        except ValueError as e:
+            raise GridError(str(e)) from None
+        except MISSING as e:  # a library, program or model file is missing: the how-to is in the message
+            ok, why = False, f"{type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001 - a bug in the codec is not "unavailable": stop and say so
+            raise GridError(f"codec {name!r} failed to initialise: {type(e).__name__}: {e}") from e
         out.append(CodecEntry(spec, name, opts, inst, ok, why, key))
     unknown_opts = set(codec_opts) - set(names) - set(names.values())
     if unknown_opts:
@@ -181,9 +189,16 @@ def build_metrics(specs: tuple[str, ...] | None, metric_opts: dict[str, dict[str
             continue
         try:
             inst = cls(ctx, **opts)
+            info = inst.describe()
         except ValueError as e:
             raise GridError(str(e)) from None
-        info = inst.describe()
+        except _missing_types() as e:
+            if explicit:
+                raise GridError(f"metric {name!r} unavailable: {type(e).__name__}: {e}") from None
+            skipped[name] = f"{type(e).__name__}: {e}"
+            continue
+        except Exception as e:  # noqa: BLE001 - a bug in the metric: stop and say so
+            raise GridError(f"metric {name!r} failed to initialise: {type(e).__name__}: {e}") from e
         key = options_hash({"spec": spec, "opts": inst.opts, "version": info.version, "mode": info.mode})
         out.append(MetricEntry(spec, name, inst.opts, cls, inst, key, info.output_names, info.applies_to))
     known = {m.spec for m in out} | {m.name for m in out} | set(skipped)

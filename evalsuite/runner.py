@@ -98,12 +98,17 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     conditions, notes = build_conditions(codecs, cfg.kbps, cfg.anchors)
     if not conditions:
         raise GridError("nothing to run: no condition (check --codecs and --kbps)")
-    out = _make_run_folder(Path(out_dir))
-    lay = L.RunLayout(out)
-    sources = _sources(cfg, ctx, exclude=(out, ctx.cache_root()))
+    from .cache import ensure_usable
+
+    ensure_usable(ctx.cache_root())
+    target = Path(out_dir).expanduser().absolute()
+    sources = _sources(cfg, ctx, exclude=(target, ctx.cache_root()))
     check_applicable(metrics, {s.category for s in sources} | _derived_categories(sources, cfg), cfg.metrics is not None)
+    out = _make_run_folder(target)
+    lay = L.RunLayout(out)
     with RunLock(lay.lock):
         clean_temp_files(out)
+        _remove_exports(lay)
         prev = _read_json(lay.run_json)
         corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
         _install_references(lay, corpus)
@@ -132,6 +137,16 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     notes += engine.notes
     total = engine.n_units_total
     return RunSummary(out, total, engine.n_transcoded + engine.n_scored, len(df), counts, time.time() - t0, notes)
+
+
+def _remove_exports(lay: L.RunLayout) -> None:
+    """The exported tables describe the last completed command; a new command removes them first,
+    so a run that stops early leaves no table of another grid behind (the store keeps everything)."""
+    import shutil
+
+    for p in (lay.results_parquet, lay.results_csv, lay.curves_csv):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(lay.plots_dir, ignore_errors=True)
 
 
 def _context(cfg: RunConfig) -> RunContext:

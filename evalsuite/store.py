@@ -40,7 +40,6 @@ class TranscodeRecord:
     kbps_used: float | None = None
     measured_kbps: float | None = None
     lag_samples: float | None = None
-    lag_spread: float | None = None
     encode_cpu_s: float | None = None
     decode_cpu_s: float | None = None
     latency_ms: float | None = None
@@ -75,7 +74,7 @@ class ScoreRow:
 
 _T_KEY = ("item", "item_sha", "condition", "codec_key")
 _S_KEY = ("item", "item_sha", "condition", "audio_sha", "metric", "metric_key", "output")
-_REAL = {"kbps_used", "measured_kbps", "lag_samples", "lag_spread", "encode_cpu_s", "decode_cpu_s", "latency_ms",
+_REAL = {"kbps_used", "measured_kbps", "lag_samples", "encode_cpu_s", "decode_cpu_s", "latency_ms",
          "value"}
 _INT = {"audio_size", "higher_is_better"}
 

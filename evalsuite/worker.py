@@ -186,7 +186,7 @@ class Worker:
                 from .anchors import get_anchor
 
                 y = get_anchor(t.codec).process(ref, rate)
-                fields.update(lag_samples=0.0, lag_spread=0.0, encode_cpu_s=0.0, decode_cpu_s=0.0,
+                fields.update(lag_samples=0.0, encode_cpu_s=0.0, decode_cpu_s=0.0,
                               codec_settings=_dumps(get_anchor(t.codec).spec()))
             else:
                 from .codecs.transcode import transcode
@@ -205,7 +205,7 @@ class Worker:
                     raise AudioError("decoded audio contains NaN/Inf")
                 settings = codec.settings()
                 fields.update(kbps_used=r.kbps_used, measured_kbps=r.measured_kbps, lag_samples=float(r.lag_samples),
-                              lag_spread=r.lag_spread, encode_cpu_s=r.encode_cpu_s, decode_cpu_s=r.decode_cpu_s,
+                              encode_cpu_s=r.encode_cpu_s, decode_cpu_s=r.decode_cpu_s,
                               latency_ms=_float(settings.get("latency_ms")), codec_info=_dumps(r.encoded.info),
                               codec_settings=_dumps(settings), codec_version=codec.version(), note=r.note,
                               waveform_note=r.waveform_note, bitstream_sha=sha256_bytes(r.container))

@@ -105,7 +105,8 @@ class Codec2Codec(Codec):
         if len(data) != expect:
             raise CodecUnavailable(f"codec2: c2enc wrote {len(data)} bytes for {n_frames} frames of mode {mode}; expected {expect}")
         return Encoded(packets=[data], num_samples=n_frames * spf, sample_rate=SAMPLE_RATE, kbps_used=MODES[mode][0],
-                       info={"mode": mode, "delay_samples": MODE_DELAY[mode], "latency_ms": LATENCY_MS[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames})
+                       info={"mode": mode, "delay_samples": MODE_DELAY[mode], "latency_ms": LATENCY_MS[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames,
+                             "waveform_preserving": False})  # parametric: the phase is synthesised
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         mode = encoded.info["mode"]

@@ -154,7 +154,10 @@ class OpusCodec(Codec):
                        kbps_used=float(kbps),
                        info={"bandwidth": bw, "mode": mode, "frames": n_frames, "libopus": self.version(),
                              "dec_complexity": int(self.opts["dec_complexity"]),
-                             "residual_delay_48k": self.residual_delay(mode, bw)})
+                             "residual_delay_48k": self.residual_delay(mode, bw),
+                             # SILK narrow-band's phase response varies with frequency: its lag on tonal
+                             # music drifts by tens of samples within an item, so it is not waveform-aligned
+                             "waveform_preserving": not (mode == "SILK" and bw == "NB")})
 
     def residual_delay(self, mode: str, bandwidth: str) -> int:
         if self.sample_rate != 48000:

@@ -165,7 +165,7 @@ class SoundStreamCodec(Codec):
         xp = np.zeros(frames * hop, np.float32)
         xp[: len(x)] = x
         codes = self.backend.encode(xp, m.quantizers)  # [frames, n]
-        return Encoded(packets=pack(codes, self.cfg.bits_per_code), num_samples=len(x), sample_rate=self.sample_rate,
+        return Encoded(packets=pack(codes, self.cfg.bits_per_code), num_samples=frames * hop, sample_rate=self.sample_rate,
                        kbps_used=m.kbps,
                        info={"quantizers": m.quantizers, "bits_per_code": self.cfg.bits_per_code, "frames": frames,
                              "bytes_per_frame": m.bytes_per_frame, "backend": self.opts["backend"],

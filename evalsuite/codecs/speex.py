@@ -175,7 +175,8 @@ class SpeexBase(Codec):
                        payload_bits=int(sum(coded)),
                        info={"quality": quality, "bits_per_frame": sorted(set(coded)), "frames": n_frames,
                              "storage_kbps": 8 * sum(len(p) for p in packets) / seconds / 1000,
-                             "bandwidth": ("NB", "WB", "UWB")[self.BAND], "delay_samples": total_delay})
+                             "bandwidth": ("NB", "WB", "UWB")[self.BAND], "delay_samples": total_delay,
+                             "waveform_preserving": quality > 0})  # quality 0 is a vocoder
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         lib = self.lib()

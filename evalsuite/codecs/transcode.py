@@ -5,10 +5,12 @@ writes the container and returns what it reads back) -> decode from those bytes 
 the codec's known delay -> resample back -> align the residual by a bounded, band-limited
 cross-correlation search (the lag used is recorded) -> the input's length.
 
-The measured bitrate is the codec's payload bits over the input's duration (one rule for every
-codec and backend). ``lag_spread`` measures how much the best lag varies over the item (window by
-window): a large spread means the codec rebuilds phase (parametric or frequency-dependent
-delay), so waveform metrics are meaningless for this output and the runner marks them so.
+The measured bitrate is the codec's payload bits over the duration of the frames it coded
+(``Encoded.measured_kbps``, one rule for every codec and backend): a constant-bitrate mode
+measures exactly its nominal rate. A codec declares modes that do not preserve the waveform's phase (parametric
+coding, frequency-dependent phase) with ``info["waveform_preserving"] = False``; waveform metrics
+are then marked not applicable for that output. (A lag measured window by window cannot decide
+this: on tonal material the correlation peaks repeat every pitch period.)
 """
 from __future__ import annotations
 
@@ -27,9 +29,6 @@ from .base import Codec, Encoded
 TRANSCODE_VERSION = "2"
 #: the residual-alignment search range after delay compensation
 MAX_RESIDUAL_MS = 10.0
-#: lag spread (samples at the run rate) above which the output is not waveform-aligned
-SPREAD_LIMIT = 2.0
-_WIN_S, _HOP_S = 0.5, 0.25
 
 
 @dataclass
@@ -41,7 +40,6 @@ class Transcoded:
     kbps_used: float
     note: str
     lag_samples: int  # residual lag removed after delay compensation (run rate)
-    lag_spread: float  # range of per-window lags after alignment (NaN: too few reliable windows)
     encode_cpu_s: float
     decode_cpu_s: float
     waveform_note: str  # why waveform metrics do not apply ('' if they do)
@@ -80,36 +78,6 @@ def shift(y: np.ndarray, lag: int) -> np.ndarray:
     return y
 
 
-def lag_spread(ref: np.ndarray, deg: np.ndarray, rate: int, max_lag: int) -> float:
-    """Spread (5th to 95th percentile) of the best lag over 0.5 s windows whose reference is within
-    30 dB of the loudest window and whose correlation peak is strong (>= 0.5); NaN with fewer than
-    three such windows."""
-    from scipy.signal import correlate
-
-    w, h = int(_WIN_S * rate), int(_HOP_S * rate)
-    if len(ref) < w:
-        return float("nan")
-    starts = range(0, len(ref) - w + 1, h)
-    energies = np.array([np.sum(np.square(ref[s:s + w], dtype=np.float64)) for s in starts])
-    floor = energies.max() * 1e-3
-    lags = []
-    for s, e in zip(starts, energies):
-        if e < floor:
-            continue
-        a = ref[s:s + w].astype(np.float64)
-        lo, hi = max(0, s - max_lag), min(len(deg), s + w + max_lag)
-        b = deg[lo:hi].astype(np.float64)
-        c = correlate(b, a, mode="valid", method="fft")  # c[k]: deg window starting at lo + k
-        k = int(np.argmax(c))
-        nb = np.linalg.norm(b[k:k + w])
-        if nb == 0 or c[k] / (np.linalg.norm(a) * nb) < 0.5:
-            continue
-        lags.append(lo + k - s)
-    if len(lags) < 3:
-        return float("nan")
-    return float(np.percentile(lags, 95) - np.percentile(lags, 5))
-
-
 def transcode(codec: Codec, audio: np.ndarray, rate: int, kbps: float,
               through_file: Callable[[bytes], bytes] | None = None) -> Transcoded:
     kbps_used, note = codec.resolve_kbps(kbps)
@@ -135,16 +103,12 @@ def transcode(codec: Codec, audio: np.ndarray, rate: int, kbps: float,
     ref_b, y_b = band_limit(audio, rate, band), band_limit(y, rate, band)
     lag = find_lag(ref_b, y_b, max_lag)
     y = shift(y, lag)
-    spread = lag_spread(ref_b, shift(y_b, lag), rate, max_lag)
     waveform_note = ""
     if isinstance(enc.info, dict) and enc.info.get("waveform_preserving") is False:
-        waveform_note = f"{codec.name} rebuilds the waveform's phase in this mode (parametric coding)"
-    elif np.isfinite(spread) and spread > SPREAD_LIMIT:
-        waveform_note = (f"the output's lag varies by {spread:.0f} samples within the item (frequency-dependent "
-                         "phase): it is not waveform-aligned")
-    measured = enc.total_bits / (len(audio) / rate) / 1000.0
+        waveform_note = f"{codec.name} does not preserve the waveform's phase in this mode"
+    measured = enc.measured_kbps
     return Transcoded(audio=y, encoded=enc, container=blob, measured_kbps=measured, kbps_used=kbps_used, note=note,
-                      lag_samples=int(lag), lag_spread=spread, encode_cpu_s=t_enc, decode_cpu_s=t_dec,
+                      lag_samples=int(lag), encode_cpu_s=t_enc, decode_cpu_s=t_dec,
                       waveform_note=waveform_note)
 
 

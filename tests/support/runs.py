@@ -22,3 +22,12 @@ def comparable(df):
     from evalsuite.layout import TIMING_COLUMNS
 
     return df.drop(columns=[c for c in (*TIMING_COLUMNS, "audio_path") if c in df.columns])
+
+
+def store_counts(run_dir: Path) -> dict[str, int]:
+    """Records in a run's store: {'transcodes': n, 'scores': n}."""
+    con = sqlite3.connect(str(Path(run_dir) / "results.sqlite"), timeout=5)
+    try:
+        return {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("transcodes", "scores")}
+    finally:
+        con.close()
