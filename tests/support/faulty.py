@@ -79,3 +79,13 @@ class SlowSiSdr(SiSdr):
     def score(self, ref, deg, rate):
         time.sleep(0.2)
         return super().score(ref, deg, rate)
+
+
+class NaNMetric(Metric):
+    """A metric that returns NaN (for the JSON output of `evalsuite score`)."""
+
+    info = MetricInfo(name="nan_metric", needs_reference=True, sample_rate=16000, higher_is_better=True,
+                      version="test")
+
+    def score(self, ref, deg, rate):
+        return {"nan_metric": float("nan")}
