@@ -73,8 +73,10 @@ def _pool(jobs: int, ctx: RunContext) -> Executor:
     from .worker import init_process
 
     # spawn: ViSQOL's and torch's thread pools do not survive fork
+    import os
+
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=init_process,
-                               initargs=(ctx,))
+                               initargs=(ctx, os.getpid()))
 
 
 @contextlib.contextmanager

@@ -369,6 +369,10 @@ class _Engine:
         finally:
             bar.close()
         sched.close()
+        if sched.isolated:
+            names = ", ".join(f"{t.item} {getattr(t, 'condition', '') or t.metric}" for t in sched.isolated[:8])
+            self.notes.append(f"{sched.pool_breaks} worker process(es) died; {len(sched.isolated)} task(s) that were "
+                              f"running each time were run alone: {names}{' ...' if len(sched.isolated) > 8 else ''}")
         if self._resource_error:
             raise ResourceError(28, f"{self._resource_error}. Finished results are kept in {self.lay.root}; "
                                     "free space (or fix the permission) and run the same command again to resume")

@@ -28,6 +28,8 @@ class Scheduler:
         self._breaks: dict[Hashable, int] = {}
         self._ex: Executor | None = None
         self.stopping = False
+        self.isolated: list[Any] = []  # tasks that were run alone after breaking pools
+        self.pool_breaks = 0
 
     def submit(self, task: Any) -> None:
         self._queue.append(task)
@@ -43,11 +45,10 @@ class Scheduler:
     def results(self) -> Iterator[tuple[Any, Any]]:
         """(task, result) as tasks finish; tasks submitted meanwhile are picked up."""
         while self._queue or self._flight:
-            self._fill()
-            if not self._flight:
+            broken = not self._fill()
+            if not self._flight and not broken:
                 continue
-            done, _ = wait(list(self._flight), return_when=FIRST_COMPLETED)
-            broken = False
+            done, _ = wait(list(self._flight), return_when=FIRST_COMPLETED) if self._flight else (set(), set())
             for f in done:
                 task = self._flight.pop(f)
                 try:
@@ -58,6 +59,7 @@ class Scheduler:
                 except Exception as e:  # noqa: BLE001 - a lost Dask worker or a bug in the task wrapper
                     yield task, self._on_crash(task, f"worker failed: {type(e).__name__}: {e}")
             if broken:
+                self.pool_breaks += 1
                 # every task still in flight was on the broken pool: suspects, re-queued
                 for f, task in list(self._flight.items()):
                     self._flight.pop(f)
@@ -75,6 +77,7 @@ class Scheduler:
         suspects = [t for t in self._queue if self._breaks.get(self._key(t), 0) >= self._isolate_after]
         for t in suspects:
             self._queue.remove(t)
+        self.isolated += suspects
         for t in suspects:
             if self._isolated is None:
                 yield t, self._on_crash(t, "the worker process died on this task every time it was run")
@@ -88,14 +91,21 @@ class Scheduler:
             finally:
                 shutdown(ex)
 
-    def _fill(self) -> None:
+    def _fill(self) -> bool:
+        """Submit up to capacity; False when the pool turned out to be broken (a worker died
+        between our last look and this submit): the task is put back, it never ran."""
         if self.stopping:
-            return
+            return True
         while self._queue and len(self._flight) < self.capacity:
             if self._ex is None:
                 self._ex = self._make()
             task = self._queue.popleft()
-            self._flight[self._ex.submit(self._fn, task)] = task
+            try:
+                self._flight[self._ex.submit(self._fn, task)] = task
+            except BrokenProcessPool:
+                self._queue.appendleft(task)
+                return False
+        return True
 
     def close(self, kill: bool = False) -> None:
         if self._ex is not None:

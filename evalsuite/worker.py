@@ -99,13 +99,14 @@ def thread_env(threads: int = 1) -> dict[str, str]:
     return {v: str(threads) for v in THREAD_VARS}
 
 
-def init_process(ctx: RunContext) -> None:
+def init_process(ctx: RunContext, parent_pid: int) -> None:
     """Pool initializer in a worker process we own: thread limits before numeric imports, and a
-    watchdog that ends the worker when the process that started it dies (SIGKILL included)."""
+    watchdog that ends the worker when the process that started it (``parent_pid``, passed in:
+    it may already have died while this worker was starting) is gone, SIGKILL included."""
+    _watch_parent(parent_pid)
     for k, v in thread_env(ctx.threads).items():
         os.environ[k] = v  # this is the worker process's own environment
     _limit_threads(ctx.threads)
-    _watch_parent()
 
 
 def _limit_threads(n: int) -> None:
@@ -123,11 +124,12 @@ def _limit_threads(n: int) -> None:
         pass
 
 
-def _watch_parent() -> None:
+def _watch_parent(parent: int) -> None:
     import threading
     import time
 
-    parent = os.getppid()
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:

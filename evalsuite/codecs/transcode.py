@@ -39,7 +39,7 @@ class Transcoded:
     measured_kbps: float
     kbps_used: float
     note: str
-    lag_samples: int  # residual lag removed after delay compensation (run rate)
+    lag_samples: float  # residual lag removed after delay compensation (run rate); NaN: phase not preserved
     encode_cpu_s: float
     decode_cpu_s: float
     waveform_note: str  # why waveform metrics do not apply ('' if they do)
@@ -98,17 +98,19 @@ def transcode(codec: Codec, audio: np.ndarray, rate: int, kbps: float,
     y = np.asarray(y[d:] if d > 0 else y, dtype=np.float32)
     y = match_length(y, len(x))
     y = match_length(resample(y, codec.sample_rate, rate), len(audio))
-    band = coded_band_hz(codec, enc)
-    max_lag = int(rate * MAX_RESIDUAL_MS / 1000)
-    ref_b, y_b = band_limit(audio, rate, band), band_limit(y, rate, band)
-    lag = find_lag(ref_b, y_b, max_lag)
-    y = shift(y, lag)
     waveform_note = ""
     if isinstance(enc.info, dict) and enc.info.get("waveform_preserving") is False:
+        # no waveform to correlate: the codec's measured delay is all there is (lag not measurable)
         waveform_note = f"{codec.name} does not preserve the waveform's phase in this mode"
+        lag: float = float("nan")
+    else:
+        band = coded_band_hz(codec, enc)
+        max_lag = int(rate * MAX_RESIDUAL_MS / 1000)
+        lag = find_lag(band_limit(audio, rate, band), band_limit(y, rate, band), max_lag)
+        y = shift(y, lag)
     measured = enc.measured_kbps
     return Transcoded(audio=y, encoded=enc, container=blob, measured_kbps=measured, kbps_used=kbps_used, note=note,
-                      lag_samples=int(lag), encode_cpu_s=t_enc, decode_cpu_s=t_dec,
+                      lag_samples=float(lag), encode_cpu_s=t_enc, decode_cpu_s=t_dec,
                       waveform_note=waveform_note)
 
 

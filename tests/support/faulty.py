@@ -89,3 +89,42 @@ class NaNMetric(Metric):
 
     def score(self, ref, deg, rate):
         return {"nan_metric": float("nan")}
+
+
+class OpusKillsAndCounts(OpusCodec):
+    """Opus that kills its worker at one bitrate and notes which process ran every other encode,
+    so a test can count how many worker processes the rest of the grid used."""
+
+    name = "opus_kill_count"
+
+    def encode(self, audio, kbps):
+        if kbps == float(os.environ.get("EVALSUITE_FAULT_KBPS", "12")):
+            os.kill(os.getpid(), signal.SIGKILL)
+        (_marker(f"pid-{os.getpid()}-{time.monotonic_ns()}")).write_text("")
+        return super().encode(audio, kbps)
+
+
+class OpusKeyError(OpusCodec):
+    """A codec with a programming error: it must show as codec_error with a traceback, not hide."""
+
+    name = "opus_keyerror"
+
+    def encode(self, audio, kbps):
+        return {}["no such key"]
+
+
+class BrokenInitCodec(OpusCodec):
+    """A codec whose constructor has a bug: the run must stop and say so, not call it unavailable."""
+
+    name = "broken_init"
+
+    def __init__(self, ctx=None, **opts):
+        raise RuntimeError("bug in the plugin's constructor")
+
+
+class ValueErrorMetric(Metric):
+    info = MetricInfo(name="value_error", needs_reference=True, sample_rate=16000, higher_is_better=True,
+                      version="test")
+
+    def score(self, ref, deg, rate):
+        raise ValueError("a bug in the metric")
