@@ -13,7 +13,7 @@ import pandas as pd
 
 from evalsuite.curves import curves as compute_curves
 
-from .bdrate import bd_quality, bd_rate, below_range, rate_to_match
+from evalsuite.bdrate import bd_quality, bd_rate, below_range, rate_to_match
 from .data import ANCHORS, RunData, condition_order
 
 CATEGORY_ORDER = ["all", "clean_speech", "noisy_speech", "music", "general"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from reports.bdrate import rate_to_match
+from evalsuite.bdrate import rate_to_match
 from reports.data import load_run
 from reports.notebook import ReportSpec, build_notebook, generate_report
 from reports_fixture_run import SECOND, make_run
@@ -135,7 +135,7 @@ def test_mushra_cells_are_added_when_asked(runs, tmp_path):
 
 def test_tables_agree_with_bdrate_on_the_run(runs):
     from reports import tables
-    from reports.bdrate import bd_rate
+    from evalsuite.bdrate import bd_rate
 
     run = load_run(runs[0])
     cv = tables.curves(run)

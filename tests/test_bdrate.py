@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from reports.bdrate import bd_quality, bd_rate, below_range, quality_at_rate, rate_to_match
+from evalsuite.bdrate import bd_quality, bd_rate, below_range, quality_at_rate, rate_to_match
 
 RATES = np.array([1.5, 3.0, 6.0, 12.0, 24.0])
 
