@@ -73,10 +73,16 @@ def fit_mixed_model(ratings: pd.DataFrame, level: float = LEVEL) -> MixedModelFi
     if I > 1:
         vc["item"] = "0 + C(item)"
     model = smf.mixedlm("score ~ 0 + condition", d, groups="_all", re_formula="0", vc_formula=vc or None)
-    with warnings.catch_warnings():
-        # boundary fits (a variance component at 0) warn; the estimates are still the REML ones
-        warnings.simplefilter("ignore")
-        res = model.fit(reml=True)
+    res = None
+    for method in ("lbfgs", "powell", "nm"):
+        # statsmodels' default (bfgs, then lbfgs) can stop at a poor point without converging
+        # on crossed designs; L-BFGS alone converged on every simulated test, the others back it up
+        with warnings.catch_warnings():
+            # boundary fits (a variance component at 0) warn; the estimates are still the REML ones
+            warnings.simplefilter("ignore")
+            res = model.fit(reml=True, method=method)
+        if res.converged:
+            break
     comps = dict(zip(model.exog_vc.names, np.atleast_1d(res.vcomp))) if vc else {}
     vl, vi, ve = float(comps.get("listener", 0.0)), float(comps.get("item", 0.0)), float(res.scale)
     df = satterthwaite_df(vl, vi, ve, len(d), L, I, len(conds))
