@@ -10,7 +10,8 @@ Per metric x group x condition: mean measured kbps, mean value, a 95% interval a
   (``n_dropped``), so a codec that fails on hard items cannot get a flattering mean.
 - Items are not independent (a clean utterance and its noisy mixes share a source recording, the
   ``cluster`` column), so intervals come from a bootstrap over clusters, paired across the
-  conditions of a group (evalsuite.stats.ClusterBootstrap; seeded, reproducible).
+  conditions of a group (evalsuite.stats.ClusterBootstrap; seeded, reproducible); fewer than
+  evalsuite.stats.MIN_CLUSTERS source recordings give no interval.
 - Conditions whose rows are all ``not_applicable`` for a metric get a row with no value and the
   reason in ``note``: shown as such, never averaged.
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .conditions import Condition, kind_of, ordered_ids
-from .stats import DEFAULT_B, DEFAULT_SEED, LEVEL, ClusterBootstrap, category_weights
+from .stats import DEFAULT_B, DEFAULT_SEED, LEVEL, MIN_CLUSTERS, ClusterBootstrap, category_weights
 
 OK = "ok"
 NOT_APPLICABLE = "not_applicable"
@@ -116,7 +117,7 @@ def curves(results: pd.DataFrame, items: pd.DataFrame | None = None, B: int = DE
                 cl_of = ok.groupby("item")["cluster"].first().reindex(vals.index)
                 w = category_weights(cat_of.to_numpy())
                 boot = ClusterBootstrap(cl_of.to_numpy(), B=B, seed=seed)
-                reps = boot.means(vals.to_numpy(), w) if boot.n_clusters >= 2 else None
+                reps = boot.means(vals.to_numpy(), w) if boot.n_clusters >= MIN_CLUSTERS else None
                 q = [(1 - level) / 2, (1 + level) / 2]
                 for j, cid in enumerate(conds):
                     c = Condition.parse(cid)

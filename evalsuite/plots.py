@@ -120,6 +120,16 @@ def _clip_note(fig, n: int) -> None:
                  color="crimson")
 
 
+def _error_bars(ax, x, mean, low, high, color) -> None:
+    """Interval bars where an interval exists (none drawn where it is NaN: no fake zero-width cap)."""
+    x, m = np.asarray(x, float), np.asarray(mean, float)
+    lo, hi = np.asarray(low, float), np.asarray(high, float)
+    ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(m)
+    if ok.any():
+        ax.errorbar(x[ok], m[ok], yerr=np.vstack([m[ok] - lo[ok], hi[ok] - m[ok]]).clip(min=0), fmt="none",
+                    ecolor=color, capsize=3, lw=1.2)
+
+
 def _panel_title(d: pd.DataFrame, group: str) -> str:
     n = int(d["n"].max()) if len(d) and d["n"].notna().any() else 0
     k = int(d["n_clusters"].max()) if "n_clusters" in d and len(d) and d["n_clusters"].notna().any() else None
@@ -167,9 +177,10 @@ def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", groups=None):
                 g = g.dropna(subset=["measured_kbps"]).sort_values("measured_kbps")
                 if g.empty:
                     continue
-                yerr = np.vstack([g["mean"] - g["ci95_low"], g["ci95_high"] - g["mean"]])
-                ax.errorbar(g["measured_kbps"], g["mean"], yerr=np.nan_to_num(yerr), marker="os^D"[ri % 4], capsize=3,
-                            ls=["-", "--", "-.", ":"][ri % 4], color=colors.get(codec, "C0"), label=f"{codec}{suffix}")
+                color = colors.get(codec, "C0")
+                ax.plot(g["measured_kbps"], g["mean"], marker="os^D"[ri % 4], ls=["-", "--", "-.", ":"][ri % 4],
+                        color=color, label=f"{codec}{suffix}")
+                _error_bars(ax, g["measured_kbps"], g["mean"], g["ci95_low"], g["ci95_high"], color)
                 clipped += mark_clipped(ax, g["measured_kbps"], g["ci95_low"], g["ci95_high"])
         log_kbps_axis(ax)
         ax.set_title(_panel_title(d, grp), fontsize=9)
@@ -205,6 +216,7 @@ def bars_figure(cv: pd.DataFrame, metric: str, groups=None, title: str = ""):
         if lim is not None:
             ax.set_ylim(*lim)
         x = np.arange(len(gs))
+        measured = []
         for i, codec in enumerate(codecs):
             d = codec_rows[(codec_rows["codec"] == codec) & (codec_rows["requested_kbps"] == k)].set_index("category")
             d = d.reindex(gs)
@@ -212,11 +224,11 @@ def bars_figure(cv: pd.DataFrame, metric: str, groups=None, title: str = ""):
                 continue
             xs = x + (i - (len(codecs) - 1) / 2) * width
             kb = d["measured_kbps"].dropna()
-            label = f"{codec} @ {kb.mean():.2f} kbps measured" if len(kb) else codec
-            yerr = np.vstack([d["mean"] - d["ci95_low"], d["ci95_high"] - d["mean"]])
+            if len(kb):
+                measured.append(f"{codec} {kb.iloc[0]:.2f}")
             bottom = lim[0] if lim is not None else 0.0
-            ax.bar(xs, d["mean"] - bottom, bottom=bottom, width=width * 0.95, color=colors[codec], label=label,
-                   yerr=np.nan_to_num(yerr), capsize=2)
+            ax.bar(xs, d["mean"] - bottom, bottom=bottom, width=width * 0.95, color=colors[codec], label=codec)
+            _error_bars(ax, xs, d["mean"], d["ci95_low"], d["ci95_high"], "k")
             clipped += mark_clipped(ax, xs, d["ci95_low"], d["ci95_high"])
         for cond, (color, ls) in ANCHOR_STYLE.items():
             if cond in hidden:
@@ -229,7 +241,8 @@ def bars_figure(cv: pd.DataFrame, metric: str, groups=None, title: str = ""):
             ax.annotate(f"reference off scale ({float(refs['mean'].iloc[0]):.3g})", xy=(0.02, 0.97),
                         xycoords="axes fraction", va="top", fontsize=7)
         ax.set_xticks(x, gs, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
-        ax.set_title(f"requested {k:g} kbps", fontsize=9)
+        ax.set_title(f"requested {k:g} kbps" + (f"\nmeasured ({gs[0]}): " + ", ".join(measured) if measured else ""),
+                     fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(metric)
     if title:

@@ -27,6 +27,10 @@ from .bdrate import bd_rate, bd_rate_batch, quality_overlap, rate_to_match, rate
 DEFAULT_B = 2000
 DEFAULT_SEED = 20211007
 LEVEL = 0.95
+#: fewer source recordings than this give no interval (and no statement that needs one): with K
+#: clusters a bootstrap has only C(2K-1, K) distinct resamples (K = 2: three), whose extremes are
+#: the cluster means themselves
+MIN_CLUSTERS = 3
 #: a BD-rate is stated only when both curves cover at least this share of their joint quality
 #: range (overlap / union); below it the number describes a corner of the comparison, set by the
 #: fits' ends
@@ -166,7 +170,7 @@ class ClusterBootstrap:
         v = np.asarray(values, dtype=np.float64)
         w = np.ones(len(v)) if weights is None else np.asarray(weights, dtype=np.float64)
         est = float(np.sum(w * v) / np.sum(w))
-        if self.n_clusters < 2:
+        if self.n_clusters < MIN_CLUSTERS:
             return (est, math.nan, math.nan)
         lo, hi = percentile_interval(self.means(v, w), level)
         return (est, lo, hi)
@@ -224,13 +228,19 @@ class CurveReplicates:
     quality: np.ndarray  # (P,)
     rate_reps: np.ndarray  # (B, P)
     quality_reps: np.ndarray  # (B, P)
+    n_clusters: int = 0
 
 
 def curve_replicates(boot: ClusterBootstrap, rate, quality, weights=None) -> CurveReplicates:
     """``rate`` and ``quality``: (n_items, P) item values at P operating points."""
     r, q = np.asarray(rate, float), np.asarray(quality, float)
     w = np.ones(r.shape[0]) if weights is None else np.asarray(weights, float)
-    return CurveReplicates((w @ r) / w.sum(), (w @ q) / w.sum(), boot.means(r, w), boot.means(q, w))
+    return CurveReplicates((w @ r) / w.sum(), (w @ q) / w.sum(), boot.means(r, w), boot.means(q, w), boot.n_clusters)
+
+
+def _too_few(c: CurveReplicates) -> str:
+    return (f"not stated: only {c.n_clusters} source recording(s), an interval needs at least {MIN_CLUSTERS}"
+            if c.n_clusters < MIN_CLUSTERS else "")
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,8 @@ def bd_rate_ci(a: CurveReplicates, b: CurveReplicates, *, higher_is_better: bool
     ov = quality_overlap(a.quality, b.quality)
     if est.value is None:
         return Statement(None, stated=False, reason=est.reason, overlap=ov)
+    if few := _too_few(a):
+        return Statement(est.value, stated=False, reason=few, overlap=ov)
     reps = bd_rate_batch(a.rate_reps, a.quality_reps, b.rate_reps, b.quality_reps,
                          higher_is_better=higher_is_better, method=method)
     failed = float(np.mean(np.isnan(reps)))
@@ -297,6 +309,8 @@ def rate_to_match_ci(target: CurveReplicates, index: int, other: CurveReplicates
     base = dict(low=lo, high=hi, failed_share=failed, significant=sig)
     if need is None:
         return Statement(None, stated=False, reason="outside the other codec's measured range", **base)
+    if few := _too_few(target):
+        return Statement(need, stated=False, reason=few)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return Statement(need, stated=False, reason=(
             f"not stated: in {failed:.0%} of the bootstrap resamples the target lies outside the other codec's "

@@ -363,7 +363,7 @@ def savings_table(run: RunData, metric: str, group: str, higher_is_better: bool 
                     text = f"{head} {s.value:.2f} kbps, but this is {s.reason}{tail}"
                     status = "not_stated"
                 else:
-                    text = f"{head} {s.value:.2f} kbps (95% CI {_fmt_ci(s.low, s.high, '.2f')[1:-1]}"
+                    text = f"{head} {s.value:.2f} kbps (95% CI {_fmt_ci(s.low, s.high, '.2f')}"
                     if lin is not None and abs(lin - s.value) > 0.02 * s.value:
                         text += f"; {lin:.2f} with linear interpolation"
                     text += ")"
@@ -423,7 +423,7 @@ def key_findings(run: RunData, metric: str, higher_is_better: bool = True, codec
             if r["stated"]:
                 more = "more" if r["bd_rate_pct"] > 0 else "less"
                 s = (f"{g}: BD-rate ({method}): {r['B']} needs {abs(r['bd_rate_pct']):.1f}% {more} bitrate than {lead} "
-                     f"for the same {metric} (95% CI {r['ci95'][1:-1]} %; quality overlap {r['quality_overlap']}; "
+                     f"for the same {metric} (95% CI {r['ci95']}%; quality overlap {r['quality_overlap']}; "
                      f"n = {r['n_items']} items from {r['n_sources']} sources)")
                 if r["note"]:
                     s += f"; {r['note']}"

@@ -70,15 +70,20 @@ def test_conditions_are_compared_on_common_items_only():
 
 
 def test_intervals_resample_clusters():
-    # cluster a: three items scored 1; cluster b: one item scored 0. Resampling the two clusters
-    # gives means 0, 3/4, 1 with probabilities 1/4, 1/2, 1/4: the 95% interval is [0, 1]. An
-    # item-level bootstrap (4 independent items) would give [0.25, 1]; a t-interval [0.20, 1.30].
-    rows = [(f"a{i}", "music", "a", "opus@6", 1.0) for i in range(3)] + [("b0", "music", "b", "opus@6", 0.0)]
+    # cluster a: three items scored 1; clusters b and c: one item scored 0 each. Drawing 3
+    # clusters: no a (8/27) -> 0, one a (12/27) -> 3/5, two (6/27) -> 6/7, three (1/27) -> 1, so
+    # the 2.5% and 97.5% quantiles are 0 and 1. Items as independent would give a t-interval of
+    # 0.6 -/+ 0.68 = [-0.08, 1.28] and an item bootstrap [0.2, 1.0].
+    rows = [(f"a{i}", "music", "a", "opus@6", 1.0) for i in range(3)]
+    rows += [("b0", "music", "b", "opus@6", 0.0), ("c0", "music", "c", "opus@6", 0.0)]
     c = curves(_res(rows)).iloc[0]
-    assert c["mean"] == 0.75 and c["n"] == 4 and c["n_clusters"] == 2
+    assert c["mean"] == pytest.approx(0.6) and c["n"] == 5 and c["n_clusters"] == 3
     assert (c["ci95_low"], c["ci95_high"]) == (0.0, 1.0)
     again = curves(_res(rows)).iloc[0]
     assert (again["ci95_low"], again["ci95_high"]) == (c["ci95_low"], c["ci95_high"])  # seeded
+    # two source recordings are too few for an interval: none is given
+    two = curves(_res(rows[:4])).iloc[0]
+    assert two["n_clusters"] == 2 and math.isnan(two["ci95_low"]) and math.isnan(two["ci95_high"])
 
 
 def test_old_schema_is_read_through_the_adapter():
