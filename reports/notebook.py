@@ -258,7 +258,7 @@ Ratings after post-screening (ITU-R BS.1534-3 §4.1.2: listeners who rate the hi
 below 90 in more than 15% of trials, or the 7 kHz anchor above 90 in more than 15%, are
 excluded). Ratings are repeated measures (every listener rates every condition on several
 items), so the estimates come from a linear mixed model, rating ~ condition + (1|listener) +
-(1|item), with 95% Wald intervals; a bootstrap that resamples listeners and items checks them.
+(1|item), with 95% intervals (t with Satterthwaite degrees of freedom); a bootstrap that resamples listeners and items checks them.
 The BS.1534-3 t-interval, which treats every rating as independent, is shown for comparison
 only. Friedman's test over listeners, with Wilcoxon signed-rank post-hoc tests on listener
 means (Holm-corrected), stands beside the per-trial Wilcoxon/Holm table.
@@ -274,8 +274,8 @@ md(f"{kept['listener'].nunique()} of {ratings['listener'].nunique()} listeners k
    f"{len(kept)} ratings of {kept['item'].nunique()} items.")
 summary = analysis.estimates_table(kept, B=BOOTSTRAP_B, seed=SEED)
 md(analysis.model_note(summary))
-show(figures.mushra_means_figure(summary.rename(columns={"model_mean": "mean", "model_low": "ci95_low",
-                                                           "model_high": "ci95_high"}),
+show(figures.mushra_means_figure(summary.drop(columns="mean").rename(
+    columns={"model_mean": "mean", "model_low": "ci95_low", "model_high": "ci95_high"}),
                                  title="MUSHRA, mixed-model estimates", listeners=kept["listener"].nunique()))
 table(summary.round(2), "MUSHRA per condition: mixed-model estimate and 95% interval, bootstrap check, BS.1534 t-interval")
 """),
