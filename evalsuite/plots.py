@@ -20,6 +20,7 @@ from .conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition, ordered_id
 
 ANCHOR_STYLE = {REFERENCE: ("k", "-"), MID_ANCHOR: ("0.35", "--"), LOW_ANCHOR: ("0.6", ":")}
 GROUP_ORDER = ["clean_speech", "noisy_speech", "music", "general", "speech", "music+general"]
+POOL_NAMES = ("speech", "music+general")
 
 
 def ordered_groups(groups) -> list[str]:
@@ -114,10 +115,15 @@ def mark_clipped(ax, x, low, high) -> int:
     return n
 
 
-def _clip_note(fig, n: int) -> None:
-    if n:
-        fig.text(0.01, 0.995, "▲/▼: interval continues beyond the axis (cut there)", fontsize=7, va="top",
-                 color="crimson")
+CLIP_NOTE = "▲/▼: interval continues beyond the axis (cut there)"
+
+
+def _title(fig, title: str, clipped: int) -> None:
+    """The figure's title, with the note on cut intervals when there are any (a suptitle, so
+    the constrained layout keeps it clear of the panels)."""
+    text = "\n".join(t for t in (title, CLIP_NOTE if clipped else "") if t)
+    if text:
+        fig.suptitle(text, fontsize=9)
 
 
 def _error_bars(ax, x, mean, low, high, color) -> None:
@@ -189,9 +195,7 @@ def curve_figure(cv: pd.DataFrame, metric: str, title: str = "", groups=None):
     hib = c["higher_is_better"].dropna()
     direction = "" if not len(hib) else (" (higher is better)" if bool(hib.iloc[0]) else " (lower is better)")
     axes[0][0].set_ylabel(metric + direction)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    _clip_note(fig, clipped)
+    _title(fig, title, clipped)
     legend_below(fig, axes)
     return fig
 
@@ -223,9 +227,9 @@ def bars_figure(cv: pd.DataFrame, metric: str, groups=None, title: str = ""):
             if d["mean"].isna().all():
                 continue
             xs = x + (i - (len(codecs) - 1) / 2) * width
-            kb = d["measured_kbps"].dropna()
+            kb = d.loc[[g for g in gs if g not in POOL_NAMES], "measured_kbps"].dropna()
             if len(kb):
-                measured.append(f"{codec} {kb.iloc[0]:.2f}")
+                measured.append(f"{codec} {kb.mean():.1f}")
             bottom = lim[0] if lim is not None else 0.0
             ax.bar(xs, d["mean"] - bottom, bottom=bottom, width=width * 0.95, color=colors[codec], label=codec)
             _error_bars(ax, xs, d["mean"], d["ci95_low"], d["ci95_high"], "k")
@@ -241,13 +245,11 @@ def bars_figure(cv: pd.DataFrame, metric: str, groups=None, title: str = ""):
             ax.annotate(f"reference off scale ({float(refs['mean'].iloc[0]):.3g})", xy=(0.02, 0.97),
                         xycoords="axes fraction", va="top", fontsize=7)
         ax.set_xticks(x, gs, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
-        ax.set_title(f"requested {k:g} kbps" + (f"\nmeasured ({gs[0]}): " + ", ".join(measured) if measured else ""),
+        ax.set_title(f"requested {k:g} kbps" + ("\nmeasured ≈ " + ", ".join(measured) if measured else ""),
                      fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(metric)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    _clip_note(fig, clipped)
+    _title(fig, title, clipped)
     legend_below(fig, axes)
     return fig
 
@@ -303,7 +305,7 @@ def mushra_means_figure(summary: pd.DataFrame, by: str | None = None, title: str
         name = str(key) if key is not None else title
         ax.set_title(name + (f" ({n_l} listeners)" if n_l is not None else ""), fontsize=9)
     axes[0][0].set_ylabel("MUSHRA score")
-    _clip_note(fig, clipped)
+    _title(fig, "", clipped)
     return fig
 
 

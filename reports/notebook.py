@@ -107,7 +107,7 @@ sentence says so.
         _code("""
 found = tables.key_findings(run, primary, directions[primary], codecs, BD_METHOD, BOOTSTRAP_B, SEED) if primary else []
 md("\\n".join("- " + s for s in found) or "_fewer than two codecs with a curve: nothing to compare_")
-inverted = tables.generative_caveat(cv, codecs)
+inverted = tables.generative_caveat(run, cv, codecs, BOOTSTRAP_B, SEED)
 md("**Objective metrics and generative codecs.** PESQ, ViSQOL and STOI compare waveforms or "
    "spectro-temporal patterns with the reference; generative (neural) codecs such as SoundStream "
    "synthesise plausible detail that does not match it sample by sample, and these metrics are known "
