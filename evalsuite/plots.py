@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition, ordered_ids
+from .curves import CATEGORY_ORDER, POOLS
 
 ANCHOR_STYLE = {REFERENCE: ("k", "-"), MID_ANCHOR: ("0.35", "--"), LOW_ANCHOR: ("0.6", ":")}
-GROUP_ORDER = ["clean_speech", "noisy_speech", "music", "general", "speech", "music+general"]
-POOL_NAMES = ("speech", "music+general")
+GROUP_ORDER = CATEGORY_ORDER + list(POOLS)  # categories, then the named pools
+POOL_NAMES = tuple(POOLS)
 
 
 def ordered_groups(groups) -> list[str]:
