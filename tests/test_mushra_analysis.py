@@ -139,6 +139,12 @@ def test_load_and_report(fresh_test, tmp_path):
     assert scr.loc["l3", "excluded"] and not scr.loc["l1", "excluded"]
     summ = pd.read_csv(files["summary"]).set_index("condition")
     assert summ.loc["opus@6", "n"] == 8 and summ.loc["opus@12", "mean"] == 75
+    est = pd.read_csv(files["estimates"]).set_index("condition")
+    assert est.loc["opus@12", "model_mean"] == pytest.approx(75.0) and est.loc["opus@12", "listeners"] == 2
+    # 2 kept listeners rank the 5 conditions identically: Q = 12/(2*5*6) * (2²+4²+6²+8²+10²) - 3*2*6 = 8
+    fr = pd.read_csv(files["friedman"]).iloc[0]
+    assert fr["statistic"] == pytest.approx(8.0) and fr["n_listeners"] == 2 and fr["k"] == 5
+    assert files["posthoc"].is_file()
 
 
 # -- repeated-measures statistics on simulated ratings (TEST DATA with known truth) ------------
