@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 
 from evalsuite.plots import bars_figure, curve_figure, plot_all, value_limits
 
