@@ -87,7 +87,10 @@ def fit_mixed_model(ratings: pd.DataFrame, level: float = LEVEL) -> MixedModelFi
     vl, vi, ve = float(comps.get("listener", 0.0)), float(comps.get("item", 0.0)), float(res.scale)
     df = satterthwaite_df(vl, vi, ve, len(d), L, I, len(conds))
     q = float(stats.t.ppf(0.5 + level / 2, df)) if math.isfinite(df) else float(stats.norm.ppf(0.5 + level / 2))
-    fe, se = res.fe_params.to_numpy(), res.bse_fe.to_numpy()
+    with warnings.catch_warnings():
+        # a degenerate fit (e.g. no residual variance) has no standard errors: NaN intervals
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fe, se = res.fe_params.to_numpy(), res.bse_fe.to_numpy()
     est = pd.DataFrame({"condition": conds, "estimate": fe, "se": se, "low": fe - q * se, "high": fe + q * se, "df": df})
     return MixedModelFit(est, vl, vi, ve, bool(res.converged), L, I, len(d))
 
