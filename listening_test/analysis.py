@@ -1,7 +1,11 @@
 """Analysis of MUSHRA ratings (ITU-R BS.1534-3 §4.1.2 post-screening, §9 statistics).
 
 Pure pandas in, pandas out, except ``load_ratings`` (reads the test's store) and
-``write_report`` (writes CSV/PNG/SVG). The tidy ratings table has one row per
+``write_report`` (writes CSV/PNG/SVG). Ratings are repeated measures: the per-condition
+estimates a report leads with come from a mixed model (listening_test.mixed_model), checked by
+a listener x item bootstrap; BS.1534-3's t-interval over all ratings is kept for comparison.
+Conditions are named and ordered by evalsuite.conditions; intervals and Holm's correction come
+from evalsuite.stats; figures from evalsuite.plots. The tidy ratings table has one row per
 listener x trial x condition:
 
     listener, trial, item, category, condition, codec, kbps, score, time_spent_s
@@ -18,7 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ANCHORS, HIDDEN_REFERENCE, MID_ANCHOR, ConfigError, load_config, parse_condition
+from evalsuite.conditions import MID_ANCHOR, Condition, ordered_ids
+from evalsuite.conditions import REFERENCE as HIDDEN_REFERENCE
+from evalsuite.stats import DEFAULT_B, DEFAULT_SEED, holm, t_interval
+
+from .config import ConfigError, load_config
 
 RATING_COLUMNS = ["listener", "trial", "item", "category", "condition", "codec", "kbps", "score", "time_spent_s"]
 SCREENING_COLUMNS = ["listener", "n_trials", "hidden_ref_below_90_frac", "mid_anchor_above_90_frac", "excluded", "reason"]
@@ -54,22 +62,12 @@ def tidy_ratings(raw: pd.DataFrame, cfg) -> pd.DataFrame:
         "category": [trials[t].category if t in trials else None for t in raw["trial_id"]],
         "condition": raw["condition"].astype(str),
     })
-    parsed = [parse_condition(c) for c in df["condition"]]
-    df["codec"] = [p[0] for p in parsed]
-    df["kbps"] = np.array([p[1] for p in parsed], dtype=float)
+    parsed = [Condition.parse(c) for c in df["condition"]]
+    df["codec"] = [p.codec for p in parsed]
+    df["kbps"] = np.array([p.requested_kbps for p in parsed], dtype=float)
     df["score"] = raw["score"].astype(float).to_numpy()
     df["time_spent_s"] = raw["time_spent_s"].astype(float).to_numpy()
     return df[RATING_COLUMNS].reset_index(drop=True)
-
-
-def condition_sort_key(cond: str) -> tuple:
-    """Hidden reference first, then codecs (by name, bitrate), then anchors (mid, low)."""
-    codec, kbps = parse_condition(cond)
-    if cond == HIDDEN_REFERENCE:
-        return (0, "", 0.0)
-    if cond in ANCHORS:
-        return (2, "", -ANCHORS[cond])
-    return (1, codec, kbps)
 
 
 def post_screening(ratings: pd.DataFrame, ref_threshold: float = 90.0, anchor_threshold: float = 90.0,
@@ -108,19 +106,9 @@ def post_screening(ratings: pd.DataFrame, ref_threshold: float = 90.0, anchor_th
 def mean_ci95(scores: np.ndarray) -> tuple[float, float, float]:
     """Mean and two-sided 95 % confidence interval from Student's t with n-1 degrees of freedom
     (BS.1534-3 §9.2.1): mean ± t(0.975, n-1) * s / sqrt(n), s the sample standard deviation.
-    n < 2 gives a NaN interval."""
-    from scipy.stats import t as student_t
-
-    x = np.asarray(scores, dtype=float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    m = float(x.mean())
-    if n < 2:
-        return m, math.nan, math.nan
-    half = float(student_t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return m, m - half, m + half
+    n < 2 gives a NaN interval. Treats every score as independent."""
+    ci = t_interval(scores)
+    return ci.mean, ci.low, ci.high
 
 
 def condition_summary(ratings: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -135,7 +123,8 @@ def condition_summary(ratings: pd.DataFrame, by: list[str] | None = None) -> pd.
         s = g["score"].astype(float)
         row = dict(zip(by, key))
         if "condition" in by:
-            codec, kbps = parse_condition(row["condition"])
+            c = Condition.parse(row["condition"])
+            codec, kbps = c.codec, c.requested_kbps
         else:
             codec, kbps = None, math.nan
         row.update(codec=codec, kbps=kbps, mean=m, ci95_low=lo, ci95_high=hi, n=int(s.notna().sum()),
@@ -146,24 +135,11 @@ def condition_summary(ratings: pd.DataFrame, by: list[str] | None = None) -> pd.
         return df
     sort_cols = [c for c in by if c != "condition"]
     if "condition" in by:
-        df["_k"] = df["condition"].map(condition_sort_key)
+        rank = {c: i for i, c in enumerate(ordered_ids(df["condition"].unique()))}
+        df["_k"] = df["condition"].map(rank)
         sort_cols.append("_k")
     df = df.sort_values(sort_cols, kind="stable").drop(columns=[c for c in ["_k"] if c in df]).reset_index(drop=True)
     return df
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values (Holm 1979): sort ascending,
-    p_adj(i) = max_{j<=i} min(1, (m - j + 1) p(j)). NaN p-values are left NaN and not counted."""
-    p = np.asarray(p_values, dtype=float)
-    adj = np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = len(ok)
-    running = 0.0
-    for rank, idx in enumerate(ok[np.argsort(p[ok], kind="stable")]):
-        running = max(running, min(1.0, (m - rank) * p[idx]))
-        adj[idx] = running
-    return adj
 
 
 def pairwise_tests(ratings: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -174,7 +150,7 @@ def pairwise_tests(ratings: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     from scipy.stats import wilcoxon
 
     wide = ratings.pivot_table(index=["listener", "trial"], columns="condition", values="score", aggfunc="first")
-    conds = sorted(wide.columns, key=condition_sort_key)
+    conds = ordered_ids(wide.columns)
     rows = []
     for a, b in combinations(conds, 2):
         pair = wide[[a, b]].dropna()
@@ -195,79 +171,109 @@ def pairwise_tests(ratings: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return df[PAIRWISE_COLUMNS + ["median_diff"]]
 
 
+# -- repeated-measures statistics --------------------------------------------------------------
+def estimates_table(ratings: pd.DataFrame, B: int = DEFAULT_B, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Per condition: the mixed model's estimate with its 95% interval (model_*), the listener x
+    item bootstrap's (boot_*), and BS.1534-3's t-interval over all ratings (t_*, independent
+    ratings assumed), n ratings and n listeners. Attributes: the fit's variance components."""
+    from .mixed_model import fit_mixed_model, listener_item_bootstrap
+
+    fit = fit_mixed_model(ratings)
+    boot = listener_item_bootstrap(ratings, B=B, seed=seed).set_index("condition")
+    plain = condition_summary(ratings, ["condition"]).set_index("condition")
+    e = fit.estimates.set_index("condition")
+    out = pd.DataFrame({
+        "condition": e.index,
+        "model_mean": e["estimate"].to_numpy(), "model_low": e["low"].to_numpy(), "model_high": e["high"].to_numpy(),
+        "boot_low": boot["low"].reindex(e.index).to_numpy(), "boot_high": boot["high"].reindex(e.index).to_numpy(),
+        "mean": plain["mean"].reindex(e.index).to_numpy(),
+        "t_low": plain["ci95_low"].reindex(e.index).to_numpy(), "t_high": plain["ci95_high"].reindex(e.index).to_numpy(),
+        "n": plain["n"].reindex(e.index).to_numpy(),
+        "listeners": ratings.groupby("condition")["listener"].nunique().reindex(e.index).to_numpy(),
+    })
+    out.attrs.update(var_listener=fit.var_listener, var_item=fit.var_item, var_residual=fit.var_residual,
+                     df=float(e["df"].iloc[0]) if len(e) else math.nan, converged=fit.converged,
+                     n_listeners=fit.n_listeners, n_items=fit.n_items)
+    return out.reset_index(drop=True)
+
+
+def model_note(table: pd.DataFrame) -> str:
+    """One paragraph: the model, its variance components and what the intervals mean."""
+    a = table.attrs
+    if not a:
+        return ""
+    sd = lambda v: math.sqrt(max(v, 0.0))  # noqa: E731
+    text = (f"Mixed model rating ~ condition + (1|listener) + (1|item), REML, {a['n_listeners']} listeners, "
+            f"{a['n_items']} items: listener SD {sd(a['var_listener']):.1f}, item SD {sd(a['var_item']):.1f}, "
+            f"residual SD {sd(a['var_residual']):.1f} points; intervals: estimate ± t({a['df']:.1f} df, "
+            "Satterthwaite) x SE.")
+    if not a.get("converged", True):
+        text += " **The fit did not converge: read the bootstrap interval instead.**"
+    if a["n_listeners"] < 10:
+        text += (f" With {a['n_listeners']} listeners the intervals are wide and rest on few people "
+                 "(BS.1534-3 asks for at least 20 after screening).")
+    return text
+
+
+def listener_means(ratings: pd.DataFrame) -> pd.DataFrame:
+    """listener x condition: mean score over the items each listener rated, listeners who rated
+    every condition only (a complete block design)."""
+    wide = ratings.pivot_table(index="listener", columns="condition", values="score", aggfunc="mean")
+    return wide.dropna()[ordered_ids(wide.columns)]
+
+
+def friedman_test(ratings: pd.DataFrame) -> dict:
+    """Friedman's test over listeners (blocks) and conditions, on listener means."""
+    from scipy.stats import friedmanchisquare
+
+    wide = listener_means(ratings)
+    n, k = wide.shape
+    if n < 2 or k < 3:
+        return {"statistic": math.nan, "p_value": math.nan, "n_listeners": n, "k": k,
+                "text": f"Friedman's test needs at least 2 listeners and 3 conditions (have {n} and {k})."}
+    r = friedmanchisquare(*[wide[c].to_numpy() for c in wide.columns])
+    return {"statistic": float(r.statistic), "p_value": float(r.pvalue), "n_listeners": n, "k": k,
+            "text": f"Friedman's test over {n} listeners and {k} conditions (listener means): "
+                    f"chi2({k - 1}) = {r.statistic:.2f}, p = {r.pvalue:.3g}."}
+
+
+def posthoc_listener_means(ratings: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Post-hoc to Friedman: Wilcoxon signed-rank on listener means for every pair of
+    conditions, Holm-corrected (recommended over mean-rank tests such as Nemenyi, whose result
+    for a pair depends on the other conditions: Benavoli et al. 2016)."""
+    from scipy.stats import wilcoxon
+
+    wide = listener_means(ratings)
+    rows = []
+    for i, a in enumerate(wide.columns):
+        for b in wide.columns[i + 1:]:
+            d = (wide[a] - wide[b]).to_numpy()
+            if len(d) == 0:
+                stat, p = math.nan, math.nan
+            elif not np.any(d != 0):
+                stat, p = math.nan, 1.0
+            else:
+                r = wilcoxon(wide[a].to_numpy(), wide[b].to_numpy(), zero_method="wilcox")
+                stat, p = float(r.statistic), float(r.pvalue)
+            rows.append({"condition_a": a, "condition_b": b, "n_listeners": len(d), "statistic": stat, "p_value": p,
+                         "mean_diff": float(d.mean()) if len(d) else math.nan})
+    df = pd.DataFrame(rows, columns=["condition_a", "condition_b", "n_listeners", "statistic", "p_value", "mean_diff"])
+    df["p_holm"] = holm(df["p_value"].to_numpy()) if len(df) else []
+    df["significant"] = (df["p_holm"] < alpha).astype(bool)
+    return df
+
+
 # -- report --------------------------------------------------------------------------------------
-def _plot_box(ratings: pd.DataFrame, path_stem: Path, title: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    conds = sorted(ratings["condition"].unique(), key=condition_sort_key)
-    data = [ratings.loc[ratings["condition"] == c, "score"].to_numpy() for c in conds]
-    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(conds) + 2), 4.5))
-    # whiskers at 1.5 IQR, median line: the usual box plot of MUSHRA reports
-    ax.boxplot(data, tick_labels=conds, showmeans=False, whis=1.5)
-    _bands(ax)
-    ax.set_ylabel("MUSHRA score")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    return _save(fig, path_stem)
-
-
-def _bands(ax) -> None:
-    from .config import BANDS
-
-    ax.set_ylim(0, 100)
-    for lo, hi, name in BANDS:
-        ax.axhline(hi, color="0.85", lw=0.8, zorder=0)
-        ax.text(1.01, (lo + hi) / 2, name, transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.4")
-
-
-def _plot_means(summary: pd.DataFrame, path_stem: Path, title: str, hue: str | None = None) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    conds = sorted(summary["condition"].unique(), key=condition_sort_key)
-    x = {c: i for i, c in enumerate(conds)}
-    groups = [(None, summary)] if hue is None else list(summary.groupby(hue, sort=True))
-    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(conds) + 2), 4.5))
-    width = 0.8 / max(1, len(groups))
-    for gi, (name, g) in enumerate(groups):
-        off = (gi - (len(groups) - 1) / 2) * width
-        xs = np.array([x[c] for c in g["condition"]]) + off
-        err = np.vstack([g["mean"] - g["ci95_low"], g["ci95_high"] - g["mean"]]).clip(min=0)
-        ax.errorbar(xs, g["mean"], yerr=np.nan_to_num(err), fmt="o", capsize=3, label=name)
-    ax.set_xticks(range(len(conds)), conds, rotation=45, ha="right")
-    _bands(ax)
-    ax.set_ylabel("mean MUSHRA score (95 % CI)")
-    ax.set_title(title)
-    if hue is not None:
-        ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return _save(fig, path_stem)
-
-
-def _save(fig, stem: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    out = []
-    for ext in ("png", "svg"):
-        p = stem.with_suffix(f".{ext}")
-        fig.savefig(p, dpi=120)
-        out.append(p)
-    plt.close(fig)
-    return out
-
-
-def write_report(test_dir: Path, out_dir: Path | None = None, url: str | None = None) -> dict[str, Path]:
+def write_report(test_dir: Path, out_dir: Path | None = None, url: str | None = None, B: int = DEFAULT_B,
+                 seed: int = DEFAULT_SEED) -> dict[str, Path]:
     """Write the analysis of a test's ratings to ``out_dir`` (default <test>/report):
 
-    ratings.csv (all completed trials, tidy), screening.csv, ratings_kept.csv,
-    summary.csv and summary_by_category.csv (kept listeners), pairwise.csv,
-    boxplot.png/svg, means.png/svg, means_by_category.png/svg. Returns name -> path."""
+    ratings.csv (all completed trials, tidy), screening.csv, ratings_kept.csv, estimates.csv
+    (mixed model, bootstrap, t-interval), summary.csv and summary_by_category.csv (kept
+    listeners), pairwise.csv, friedman.csv, posthoc.csv, boxplot.png/svg, means.png/svg,
+    means_by_category.png/svg. Returns name -> path."""
+    from evalsuite.plots import mushra_box_figure, mushra_means_figure, save
+
     test_dir = Path(test_dir)
     out_dir = Path(out_dir) if out_dir else test_dir / "report"
     ratings = load_ratings(test_dir, url)
@@ -290,16 +296,26 @@ def write_report(test_dir: Path, out_dir: Path | None = None, url: str | None = 
         basis, note = ratings, " (ALL listeners: every one failed post-screening)"
     else:
         basis, note = kept, ""
+    est = estimates_table(basis, B=B, seed=seed)
+    csv("estimates", est)
     summary = condition_summary(basis, ["condition"])
     by_cat = condition_summary(basis, ["category", "condition"])
     csv("summary", summary)
     csv("summary_by_category", by_cat)
     csv("pairwise", pairwise_tests(basis))
+    fr = friedman_test(basis)
+    csv("friedman", pd.DataFrame([{k: v for k, v in fr.items() if k != "text"}]))
+    csv("posthoc", posthoc_listener_means(basis))
     n_l = basis["listener"].nunique()
-    for p in _plot_box(basis, out_dir / "boxplot", f"MUSHRA scores, {n_l} listener(s){note}"):
-        files[p.name] = p
-    for p in _plot_means(summary, out_dir / "means", f"Mean and 95% CI, {n_l} listener(s){note}"):
-        files[p.name] = p
-    for p in _plot_means(by_cat, out_dir / "means_by_category", "Mean and 95% CI per category", hue="category"):
-        files[p.name] = p
+    model = est.drop(columns="mean").rename(columns={"model_mean": "mean", "model_low": "ci95_low",
+                                                     "model_high": "ci95_high"})
+    figs = {
+        "boxplot": mushra_box_figure(basis, f"MUSHRA scores{note}"),
+        "means": mushra_means_figure(model, title=f"Mixed-model estimate and 95% interval{note}", listeners=n_l),
+        "means_by_category": mushra_means_figure(by_cat, by="category",
+                                                 listeners=basis.groupby("category")["listener"].nunique().to_dict()),
+    }
+    for stem, fig in figs.items():
+        for p in save(fig, out_dir / stem):
+            files[p.name] = p
     return files

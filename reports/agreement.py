@@ -13,7 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .data import ANCHORS, condition_id
+from evalsuite.conditions import Condition
+from evalsuite.curves import normalise
+
 
 STAT_COLUMNS = ["metric", "n", "pearson_r", "pearson_low", "pearson_high", "pearson_p",
                 "spearman_rho", "spearman_low", "spearman_high", "spearman_p", "agrees"]
@@ -56,12 +58,11 @@ def objective_condition_means(results_ok: pd.DataFrame, items=None) -> pd.DataFr
     """condition, metric, mean, higher_is_better over the given items (all items when None).
 
     Restricting to the listening test's items keeps both sides on the same material."""
-    d = results_ok
+    d = results_ok if "condition" in results_ok else normalise(results_ok)
     if items is not None:
         d = d[d["item"].isin(set(items))]
     if d.empty:
         return pd.DataFrame(columns=["condition", "metric", "mean", "higher_is_better"])
-    d = d.assign(condition=[condition_id(c, k) for c, k in zip(d["codec"], d["requested_kbps"])])
     agg = d.groupby(["condition", "metric"]).agg(mean=("value", "mean")).reset_index()
     if "higher_is_better" in d:
         hib = d.groupby("metric")["higher_is_better"].first()
@@ -85,7 +86,7 @@ def metric_agreement(objective: pd.DataFrame, mushra: pd.DataFrame,
     m = mushra[["condition", "mean"]].rename(columns={"mean": "mushra"})
     pairs = objective.rename(columns={"mean": "objective"}).merge(m, on="condition", how="inner")
     if not include_anchors:
-        pairs = pairs[~pairs["condition"].isin(ANCHORS)]
+        pairs = pairs[pairs["condition"].map(lambda c: Condition.parse(c).is_codec)]
     rows = []
     for metric, g in pairs.groupby("metric", sort=True):
         c = correlations(g["objective"], g["mushra"])

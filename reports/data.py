@@ -2,6 +2,8 @@
 
 Only results.parquet (or results.csv) is required; everything a report shows is recomputed
 from it, so a report never depends on derived files (curves.csv, plots/) being up to date.
+Results are read through ``evalsuite.curves.normalise``: runs written before the results had
+condition/cluster columns read the same as new ones.
 """
 from __future__ import annotations
 
@@ -11,10 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalsuite.layout import OK, RunLayout
-
-#: conditions without a bitstream: drawn as reference lines, never part of bitrate curves
-ANCHORS = ("reference", "anchor_lp70", "anchor_lp35")
+from evalsuite.curves import OK, normalise
+from evalsuite.layout import RunLayout
 
 
 @dataclass
@@ -37,19 +37,19 @@ class RunData:
         return sorted(self.ok["metric"].unique())
 
     def codecs(self) -> list[str]:
-        """Codecs with a bitrate curve (anchors excluded): in the run configuration's order
-        (the codec under test first, as the user listed it), then any others."""
+        """Codecs with a bitrate curve (reference and anchors excluded): in the run
+        configuration's order (the codec under test first, as the user listed it), then others."""
         cfg = self.meta.get("config") if isinstance(self.meta.get("config"), dict) else {}
-        present = set(self.results["codec"])
+        codec_rows = self.results[self.results["condition_kind"] == "codec"]
+        present = list(dict.fromkeys(codec_rows["codec"]))
         first = [c for c in (cfg.get("codecs") or []) if c in present]
-        rest = [c for c in dict.fromkeys(self.results["codec"]) if c not in first]
-        return [c for c in first + rest if c not in ANCHORS]
+        return first + [c for c in present if c not in first]
 
     def directions(self) -> dict[str, bool]:
         """metric -> higher_is_better (True when unknown)."""
         out = {}
         for m, g in self.results.groupby("metric"):
-            v = g["higher_is_better"].dropna()
+            v = g["higher_is_better"].dropna() if "higher_is_better" in g else pd.Series(dtype=bool)
             out[m] = bool(v.iloc[0]) if len(v) else True
         return out
 
@@ -58,28 +58,20 @@ def load_run(path: str | Path) -> RunData:
     """Read a run directory; a clear error names what is missing."""
     lay = RunLayout(Path(path).expanduser().resolve())
     if not lay.root.is_dir():
-        raise FileNotFoundError(f"run directory {lay.root} does not exist")
+        raise FileNotFoundError(f"run directory {lay.root.name} does not exist")
     if lay.results_parquet.is_file():
         res = pd.read_parquet(lay.results_parquet)
     elif lay.results_csv.is_file():
         res = pd.read_csv(lay.results_csv, keep_default_na=True)
     else:
-        raise FileNotFoundError(f"{lay.root} has no results.parquet or results.csv; is it an `evalsuite run` output "
-                                "folder (and did the run finish exporting)?")
+        raise FileNotFoundError(f"{lay.root.name} has no results.parquet or results.csv; is it an `evalsuite run` "
+                                "output folder (and did the run finish exporting)?")
     missing = {"item", "category", "codec", "requested_kbps", "measured_kbps", "metric", "value", "status"} - set(res.columns)
     if missing:
-        raise ValueError(f"{lay.results_parquet.name} in {lay.root} lacks columns {sorted(missing)}")
-    res["item"] = res["item"].astype(str)
+        raise ValueError(f"{lay.results_parquet.name} in {lay.root.name} lacks columns {sorted(missing)}")
     items = pd.read_csv(lay.items_csv, dtype={"item": str}) if lay.items_csv.is_file() else pd.DataFrame()
     meta = json.loads(lay.run_json.read_text()) if lay.run_json.is_file() else {}
-    return RunData(lay, res, items, meta)
-
-
-def condition_id(codec: str, kbps: float) -> str:
-    """The condition naming shared with the MUSHRA test: 'reference', 'anchor_lp35', 'opus@6'."""
-    if codec in ANCHORS:
-        return codec
-    return f"{codec}@{float(kbps):g}"
+    return RunData(lay, normalise(res, items), items, meta)
 
 
 def preferred_metric(metrics: list[str]) -> str | None:
@@ -89,19 +81,3 @@ def preferred_metric(metrics: list[str]) -> str | None:
         if m in metrics:
             return m
     return metrics[0] if metrics else None
-
-
-def condition_order(conditions) -> list[str]:
-    """Reference, anchors (high to low), then codecs by name and bitrate."""
-    conds = list(dict.fromkeys(conditions))
-
-    def key(c: str):
-        if c in ANCHORS:
-            return (0, ANCHORS.index(c), "", 0.0)
-        codec, _, k = c.rpartition("@")
-        try:
-            return (1, 0, codec or c, float(k))
-        except ValueError:
-            return (1, 0, c, 0.0)
-
-    return sorted(conds, key=key)

@@ -1,4 +1,5 @@
-"""Embedded audio players: reference vs each codec for a few items, so a reader can listen.
+"""Embedded audio players: for one item of every category, the reference, the anchors and each
+codec at each operating point, labelled with the bitrate measured on that item.
 
 Clips are cut to a few seconds and embedded as base64 FLAC (16 bit, lossless, about half the
 size of WAV) in HTML <audio> elements; the HTML report stays self-contained.
@@ -12,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ANCHORS, RunData
+from evalsuite.conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, ordered_ids
+from evalsuite.plots import ordered_groups
+
+from .data import RunData
+
+LABELS = {REFERENCE: "reference (unprocessed)", MID_ANCHOR: "anchor: 7 kHz low-pass", LOW_ANCHOR: "anchor: 3.5 kHz low-pass"}
 
 
 def clip_data_uri(path: Path, max_seconds: float = 4.0) -> str:
@@ -25,64 +31,58 @@ def clip_data_uri(path: Path, max_seconds: float = 4.0) -> str:
     return "data:audio/flac;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pick_items(run: RunData, metric: str | None, n: int = 3) -> list[str]:
-    """Up to n items, one per category first, preferring the hardest (lowest mean quality)."""
-    ok = run.ok[~run.ok["codec"].isin(ANCHORS)]
-    if metric is not None:
-        ok = ok[ok["metric"] == metric]
-    if ok.empty:
-        return []
+def pick_items(run: RunData, metric: str | None, per_category: int = 1) -> list[str]:
+    """``per_category`` items of every category, the hardest first (lowest mean quality of the
+    codec conditions on ``metric``; the first items where the metric has no value)."""
+    d = run.ok[run.ok["condition_kind"] == "codec"]
     hib = run.directions().get(metric, True) if metric else True
-    means = ok.groupby(["category", "item"])["value"].mean().reset_index()
-    means = means.sort_values("value", ascending=hib)
     picked: list[str] = []
-    for _, g in means.groupby("category", sort=False):
-        if len(picked) < n:
-            picked.append(g["item"].iloc[0])
-    for it in means["item"]:
-        if len(picked) >= n:
-            break
-        if it not in picked:
-            picked.append(it)
+    all_items = run.results[["category", "item"]].drop_duplicates()
+    for cat in ordered_groups(all_items["category"].unique()):
+        dm = d[(d["category"] == cat) & (d["metric"] == metric)] if metric else d.iloc[0:0]
+        if len(dm):
+            order = list(dm.groupby("item")["value"].mean().sort_values(ascending=hib).index)
+        else:
+            order = sorted(all_items.loc[all_items["category"] == cat, "item"])
+        picked += order[:per_category]
     return picked
 
 
-def _audio_path(run: RunData, item: str, codec: str, kbps: float) -> Path | None:
-    rows = run.results[(run.results["item"] == item) & (run.results["codec"] == codec)
-                       & (run.results["requested_kbps"] == kbps)]
+def _audio_path(run: RunData, item: str, condition: str) -> Path | None:
+    rows = run.results[(run.results["item"] == item) & (run.results["condition"] == condition)]
     if "audio_path" in rows:
         for rel in rows["audio_path"].dropna():
             if rel and (run.layout.root / rel).is_file():
                 return run.layout.root / rel
-    p = run.layout.decoded_audio(codec, kbps, item)
-    return p if p.is_file() else None
+    if condition == REFERENCE:
+        p = run.layout.reference_audio(item)
+        return p if p.is_file() else None
+    return None
 
 
-def players_html(run: RunData, items: list[str], kbps: float | None = None, max_seconds: float = 4.0) -> str:
-    """A table: one row per item, one column per condition (reference first, then each codec at
-    ``kbps`` or, by default, its lowest requested bitrate, where the differences are largest)."""
-    res = run.results
-    conds: list[tuple[str, float]] = []
-    for codec in run.codecs():
-        ks = sorted(res.loc[res["codec"] == codec, "requested_kbps"].unique())
-        if not ks:
-            continue
-        k = kbps if kbps is not None and kbps in ks else ks[0]
-        conds.append((codec, float(k)))
-    head = "".join(f"<th>{html.escape(c)} @ {k:g} kbps</th>" for c, k in conds)
-    rows = []
+def _label(run: RunData, item: str, condition: str) -> str:
+    if condition in LABELS:
+        return LABELS[condition]
+    rows = run.results[(run.results["item"] == item) & (run.results["condition"] == condition)]
+    kb = rows["measured_kbps"].dropna()
+    return f"{condition}: {kb.iloc[0]:.2f} kbps measured" if len(kb) else f"{condition}: (no bitstream)"
+
+
+def players_html(run: RunData, items: list[str], max_seconds: float = 4.0) -> str:
+    """One table per item: every condition with audio, in the shared order (reference, anchors,
+    codecs by bitrate), labelled with the bitrate measured on that item."""
+    parts = []
+    cats = run.results.groupby("item")["category"].first()
     for it in items:
-        ref = run.layout.reference_audio(it)
-        cells = [f"<td><b>{html.escape(it)}</b></td>"]
-        cells.append(_cell(ref if ref.is_file() else None, max_seconds))
-        for c, k in conds:
-            cells.append(_cell(_audio_path(run, it, c, k), max_seconds))
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return ('<table class="evalsuite-audio"><thead><tr><th>item</th><th>reference</th>' + head + "</tr></thead><tbody>"
-            + "".join(rows) + f"</tbody></table><p><small>First {max_seconds:g} s of each item, 16-bit FLAC.</small></p>")
-
-
-def _cell(path: Path | None, max_seconds: float) -> str:
-    if path is None:
-        return "<td>(no audio)</td>"
-    return f'<td><audio controls preload="none" src="{clip_data_uri(path, max_seconds)}"></audio></td>'
+        conds = ordered_ids(run.results.loc[run.results["item"] == it, "condition"].unique(), run.codecs())
+        rows = []
+        for cond in conds:
+            p = _audio_path(run, it, cond)
+            if p is None:
+                continue
+            rows.append(f"<tr><td>{html.escape(_label(run, it, cond))}</td><td><audio controls preload=\"none\" "
+                        f"src=\"{clip_data_uri(p, max_seconds)}\"></audio></td></tr>")
+        parts.append(f"<h4>{html.escape(str(cats.get(it, '')))}: {html.escape(it)}</h4>"
+                     f"<table class=\"evalsuite-audio\"><tbody>{''.join(rows) or '<tr><td>(no audio)</td></tr>'}"
+                     "</tbody></table>")
+    return "".join(parts) + f"<p><small>First {max_seconds:g} s of each item, 16-bit FLAC.</small></p>"

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from reports.bdrate import bd_quality, bd_rate, below_range, quality_at_rate, rate_to_match
+from evalsuite.bdrate import bd_quality, bd_rate, below_range, quality_at_rate, rate_to_match
 
 RATES = np.array([1.5, 3.0, 6.0, 12.0, 24.0])
 
@@ -126,20 +126,3 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError):
         bd_rate([1, 2], [1, 2], [1, 2], [1, 2], method="spline")
     assert bd_rate([1], [1], [1, 2], [1, 2]).value is None
-
-
-def test_bd_table_flags_a_small_overlap():
-    import pandas as pd
-
-    from reports.tables import bd_table
-
-    def rows(codec, rates, q):
-        return pd.DataFrame({"codec": codec, "requested_kbps": rates, "category": "all", "metric": "m",
-                             "measured_kbps": rates, "mean": q})
-
-    cv = pd.concat([rows("a", [1.0, 2.0, 4.0, 8.0], [1.0, 2.0, 3.0, 4.0]),
-                    rows("b", [6.0, 12.0, 24.0], [3.8, 4.5, 5.0]),
-                    rows("c", [1.0, 2.0, 4.0, 8.0], [1.5, 2.5, 3.5, 4.5])])
-    t = bd_table(cv, "m").set_index(["A", "B"])
-    assert "only" in t.loc[("a", "b"), "note"] and t.loc[("a", "b"), "quality_interval"] == "3.800-4.000"
-    assert t.loc[("a", "c"), "note"] == ""
