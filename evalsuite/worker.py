@@ -208,7 +208,8 @@ class Worker:
                 settings = codec.settings()
                 fields.update(kbps_used=r.kbps_used, measured_kbps=r.measured_kbps, lag_samples=float(r.lag_samples),
                               encode_cpu_s=r.encode_cpu_s, decode_cpu_s=r.decode_cpu_s,
-                              latency_ms=_float(settings.get("latency_ms")), codec_info=_dumps(r.encoded.info),
+                              latency_ms=_float(r.encoded.info.get("latency_ms", settings.get("latency_ms"))),
+                              codec_info=_dumps(r.encoded.info),
                               codec_settings=_dumps(settings), codec_version=codec.version(), note=r.note,
                               waveform_note=r.waveform_note, bitstream_sha=sha256_bytes(r.container))
             if t.kind == "reference":  # the prepared item itself: its file is the run's reference

@@ -8,6 +8,9 @@ from pathlib import Path
 from evalsuite.stats import DEFAULT_B, DEFAULT_SEED
 
 
+from .data import ReportError
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="comparison report: executed Jupyter notebook + HTML",
@@ -45,7 +48,7 @@ def _report(args) -> int:
 
     for label, d in (("RUN_DIR", args.run_dir), ("--compare", args.compare), ("--mushra", args.mushra)):
         if d is not None and not Path(d).is_dir():
-            raise FileNotFoundError(f"{label} {d}: no such folder")
+            raise ReportError(f"{label} {d}: no such folder")
     spec = ReportSpec(run_dir=args.run_dir, mushra_dir=args.mushra, compare_dir=args.compare,
                       player_items=args.players, clip_seconds=args.clip_seconds, bd_method=args.bd_method,
                       bootstrap_b=args.bootstrap, seed=args.seed)

@@ -54,17 +54,21 @@ class RunData:
         return out
 
 
+class ReportError(ValueError):
+    """A report cannot be made from what was given (missing folder or table); one-line message."""
+
+
 def load_run(path: str | Path) -> RunData:
     """Read a run directory; a clear error names what is missing."""
     lay = RunLayout(Path(path).expanduser().resolve())
     if not lay.root.is_dir():
-        raise FileNotFoundError(f"run directory {lay.root.name} does not exist")
+        raise ReportError(f"run directory {lay.root.name} does not exist")
     if lay.results_parquet.is_file():
         res = pd.read_parquet(lay.results_parquet)
     elif lay.results_csv.is_file():
         res = pd.read_csv(lay.results_csv, keep_default_na=True)
     else:
-        raise FileNotFoundError(f"{lay.root.name} has no results.parquet or results.csv; is it an `evalsuite run` "
+        raise ReportError(f"{lay.root.name} has no results.parquet or results.csv; is it an `evalsuite run` "
                                 "output folder (and did the run finish exporting)?")
     missing = {"item", "category", "codec", "requested_kbps", "measured_kbps", "metric", "value", "status"} - set(res.columns)
     if missing:
