@@ -19,7 +19,7 @@
   const S = {
     trialKey: null, mode: "rate", keys: [], labels: [], options: {}, ready: false, submitting: false,
     rate: 48000, length: 0, ratings: {}, intent: { signal: 0, playing: false }, status: null,
-    heard: [], loop: { s: 0, e: 0 }, noteTimer: 0, sliderH: 220,
+    heard: [], hist: [], loop: { s: 0, e: 0 }, noteTimer: 0, sliderH: 220,
   };
   let ctx = null, node = null, fallback = null, backend = "", loadToken = 0;
 
@@ -37,17 +37,16 @@
       backend = "worklet";
     } else {
       fallback = new MushraEngine(ctx.sampleRate);
-      node = ctx.createScriptProcessor(1024, 0, 2);
-      let blocks = 0;
+      node = ctx.createScriptProcessor(4096, 0, 2); // 85 ms: main-thread JS must not miss a deadline
       node.onaudioprocess = (ev) => {
         const b = ev.outputBuffer;
         fallback.render([b.getChannelData(0), b.getChannelData(1)], b.length);
-        if (fallback.changed || ++blocks >= 4) {
-          onStatus(fallback.status(Math.round(ev.playbackTime * ctx.sampleRate) + b.length));
-          fallback.changed = false; blocks = 0;
-        }
+        onStatus(fallback.status(Math.round(ev.playbackTime * ctx.sampleRate) + b.length));
+        fallback.changed = false;
       };
       backend = "script";
+      console.warn("MUSHRA panel: no AudioWorklet (page not in a secure context, e.g. plain http to a LAN address); " +
+        "playback runs on the main thread and can glitch when the computer is busy. Serve the test over HTTPS.");
     }
     node.connect(ctx.destination);
   }
@@ -85,26 +84,30 @@
   }
 
   // -- playhead ------------------------------------------------------------------------------------
+  // The engine reports (frame, pos, loop, ...) after every quantum in which anything but the plain
+  // advance happened (a switch, jump, wrap, start, pause) and at least every 16 quanta, so between
+  // two reports the playhead advances one sample per frame. The display shows the playhead at the
+  // frame being output now (output latency, at least 2048 frames: by then its report has arrived),
+  // taken from the newest report at or before that frame: exact to within one render quantum.
   function onStatus(st) {
     const firstHeard = st.heard.some((h, i) => h > 0 && !(S.heard[i] > 0));
     S.status = st; S.heard = st.heard;
+    S.hist.push(st);
+    if (S.hist.length > 64) S.hist.shift();
     if (firstHeard) refreshRatings();
   }
 
-  // The playhead (sample index) at the current output frame, extrapolated from the engine's last
-  // status with the engine's own rules: it runs on, wraps from the loop end to the loop start,
-  // and from outside the loop region fades out (fc samples) and restarts at the loop start.
   function playhead() {
-    const st = S.status;
-    if (!st || !ctx) return { frame: 0, pos: 0 };
-    const frame = Math.round(ctx.currentTime * ctx.sampleRate);
-    const { s, e } = S.loop;
+    if (!S.hist.length || !ctx) return { frame: 0, pos: 0 };
+    const lag = Math.max(2048, Math.round(((ctx.baseLatency || 0) + (ctx.outputLatency || 0)) * ctx.sampleRate));
+    const frame = Math.round(ctx.currentTime * ctx.sampleRate) - lag;
+    let k = S.hist.length - 1;
+    while (k > 0 && S.hist[k].frame > frame) k--;
+    const st = S.hist[k];
     let p = st.pos;
-    if (st.running) {
-      const dt = frame - st.frame;
-      if (st.pos < s || st.pos >= e) p = dt < st.fc ? st.pos + dt : s + (dt - st.fc);
-      else p = st.pos + dt;
-      if (p >= e && e > s) p = s + ((p - e) % (e - s));
+    if (st.running) { // past the newest report only: the engine's own loop rule
+      p += frame - st.frame;
+      if (p >= st.le && st.le > st.ls && k === S.hist.length - 1) p = st.ls + ((p - st.le) % (st.le - st.ls));
     }
     return { frame, pos: Math.max(0, Math.min(p, S.length)) };
   }
@@ -394,7 +397,7 @@
   async function load(args) {
     const token = ++loadToken;
     if (S.ready) stop();
-    S.ready = false; S.submitting = false; S.status = null;
+    S.ready = false; S.submitting = false; S.status = null; S.hist = [];
     S.trialKey = args.trial_key; S.mode = args.mode || "rate";
     S.options = args.options || {};
     S.keys = args.signals.map((s) => s.key); S.labels = args.signals.map((s) => s.label);
@@ -467,7 +470,11 @@
   try { // keys typed while the focus is on the page around the panel (not in one of its inputs)
     const pdoc = window.parent.document;
     if (pdoc && pdoc !== document) {
-      const fwd = (ev) => { try { onKey(ev); } catch (e) { /* this frame is going away */ } };
+      // only keys aimed at no control of the page (a focused Streamlit button keeps its Space)
+      const interactive = "button, a[href], input, textarea, select, [contenteditable], [role=button], [role=slider], [role=checkbox], [role=radio], [role=textbox], [role=combobox]";
+      const fwd = (ev) => {
+        try { if (!(ev.target && ev.target.closest && ev.target.closest(interactive))) onKey(ev); } catch (e) { /* this frame is going away */ }
+      };
       pdoc.addEventListener("keydown", fwd);
       window.addEventListener("pagehide", () => pdoc.removeEventListener("keydown", fwd));
     }

@@ -21,6 +21,9 @@
       return true;
     }
   });`;
+  // ?no_worklet=1 on the page: this frame looks like a browser without AudioWorklet (as on plain
+  // http to a LAN address, not a secure context), so the player's ScriptProcessor path runs
+  try { if (window.top.location.search.includes("no_worklet=1")) delete window.AudioWorkletNode; } catch (e) { /* cross-origin */ }
   const url = URL.createObjectURL(new Blob([code], { type: "application/javascript" }));
   const tap = { chunks: [], contexts: [] };
   window.__tap = tap;

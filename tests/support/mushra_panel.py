@@ -41,10 +41,10 @@ def make_signals(folder: Path, trials: int = 2, n: int = 12) -> None:
 
 
 def load_signal(folder: Path, trial: int, index: int) -> np.ndarray:
-    """The samples exactly as Chromium decodes them: its 16-bit to float conversion is asymmetric
-    (n / 32768 below zero, n / 32767 above; media/base/audio_sample_types.h)."""
+    """The samples bit for bit as Chromium decodes them: its 16-bit to float conversion is
+    asymmetric, in float32 (n * (1/32768f) below zero, n * (1/32767f) above;
+    media/base/audio_sample_types.h)."""
     import soundfile
 
-    n, _ = soundfile.read(signal_path(folder, trial, index), dtype="int16")
-    n = n.astype(np.float64)
-    return np.where(n < 0, n / 32768, n / 32767).astype(np.float32)
+    n = soundfile.read(signal_path(folder, trial, index), dtype="int16")[0].astype(np.float32)
+    return np.where(n < 0, n * np.float32(1 / 32768), n * np.float32(1 / 32767)).astype(np.float32)
