@@ -126,7 +126,8 @@ def parse_submission(value: Any, trial_key: str, letters: Iterable[str]) -> Subm
             out_r[L] = float(v)
         out_p[L] = played.get(L) is True
         sec = seconds.get(L, 0.0)
-        out_s[L] = float(sec) if isinstance(sec, (int, float)) and not isinstance(sec, bool) and math.isfinite(sec) and sec >= 0 else 0.0
+        number = isinstance(sec, (int, float)) and not isinstance(sec, bool)
+        out_s[L] = float(sec) if number and math.isfinite(sec) and sec >= 0 else 0.0
     return Submission(ratings=out_r, played=out_p, seconds_listened=out_s, nonce=nonce)
 
 

@@ -45,8 +45,6 @@ PRESENT = 0.15  # a tone is "present" in a window above this fraction of its ful
 STEP_TOL = 1.01  # the raised-cosine slope adds < 0.5 % to the largest step of these tones
 FADE = round(0.005 * RATE)
 
-browser_mark = [pytest.mark.browser, pytest.mark.slow]
-
 
 # -- pure analysis of the captured output ------------------------------------------------------------
 def own_step(*signals: np.ndarray) -> float:
@@ -269,13 +267,15 @@ def press(d, *keys):
 def tap_reset(d):
     """Record from now on (what the context rendered before is dropped by tap_dump); not in the
     context's first 0.5 s, whose frame count can jump once."""
-    wait(lambda: d.execute_script("const c = window.__tap.contexts.at(-1); return c && c.currentTime > 0.5"), 10, "audio running")
+    running = "const c = window.__tap.contexts.at(-1); return c && c.currentTime > 0.5"
+    wait(lambda: d.execute_script(running), 10, "audio running")
     d.execute_script("window.__tap.reset()")
 
 
 def tap_dump(d) -> tuple[int, np.ndarray]:
     """(output frame of the first sample, samples) recorded since the last reset."""
-    r = d.execute_async_script("const cb = arguments[arguments.length - 1]; window.__tap.dump().then(cb, (e) => cb(String(e)))")
+    r = d.execute_async_script(
+        "const cb = arguments[arguments.length - 1]; window.__tap.dump().then(cb, (e) => cb(String(e)))")
     assert isinstance(r, dict), r
     assert r["rate"] == RATE and r["gaps"] == 0, {k: v for k, v in r.items() if k != "b64"}
     return int(r["frame0"]), np.frombuffer(base64.b64decode(r["b64"]), dtype=np.float32)
@@ -552,7 +552,8 @@ def test_rating_states_submit_and_prefetch(server, browser):
         return el(d, f".slider[data-key={L}] .track")
     h = track("A").rect["height"]
     ActionChains(d).move_to_element_with_offset(track("A"), 0, int(h / 2) + 4).click().perform()  # one click at the bottom
-    ActionChains(d).move_to_element_with_offset(track("B"), 0, 0).click_and_hold().move_by_offset(0, int(h / 2) + 12).release().perform()  # drag past the end
+    ActionChains(d).move_to_element_with_offset(track("B"), 0, 0).click_and_hold() \
+        .move_by_offset(0, int(h / 2) + 12).release().perform()  # one drag, ending past the bottom
     ActionChains(d).move_to_element_with_offset(track("C"), 0, -int(h / 2) - 4).click().perform()
     assert [el(d, f".value[data-key={L}]").text for L in "ABC"] == ["0", "0", "100"]
     assert "unrated" not in el(d, ".slider[data-key=A]").get_attribute("class")
@@ -585,8 +586,9 @@ def test_rating_states_submit_and_prefetch(server, browser):
 def submissions(d) -> list:
     from selenium.webdriver.common.by import By
 
-    t = wait(lambda: [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-testid='stText']") if e.text.startswith("submissions: ")],
-             what="submissions line")[0]
+    lines = lambda: [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-testid='stText']")  # noqa: E731
+                     if e.text.startswith("submissions: ")]
+    t = wait(lines, what="submissions line")[0]
     return json.loads(t[len("submissions: "):])
 
 
@@ -640,13 +642,15 @@ def test_require_play_and_lock_to_playing(server, browser):
 def test_twelve_signals_fit_a_1366x768_window(server, browser):
     d = browser
     d.set_window_size(1366, 768)
-    open_panel(d, server, n=12)
+    open_panel(d, server, n=12, initial=1)
+    assert el(d, ".value[data-key=A]").text == "42" and el(d, ".value[data-key=B]").text == "–"  # initial ratings
     boxes = d.execute_script("""
         const f = window.frameElement.getBoundingClientRect(), out = {};
         const add = (name, e) => { const r = e.getBoundingClientRect();
           out[name] = [f.left + r.left, f.top + r.top, f.left + r.right, f.top + r.bottom]; };
         document.querySelectorAll('button.play').forEach(e => add('play ' + e.dataset.key, e));
         document.querySelectorAll('.slider').forEach(e => add('slider ' + e.dataset.key, e));
+        document.querySelectorAll('.slider .track').forEach(e => add('track ' + e.parentNode.dataset.key, e));
         document.querySelectorAll('.value').forEach(e => add('value ' + e.dataset.key, e));
         for (const id of ['playpause', 'stop', 'bar', 'hs', 'he', 'status', 'submit', 'keys']) add(id, document.getElementById(id));
         return {boxes: out, vw: window.parent.innerWidth, vh: window.parent.innerHeight, scroll: window.parent.scrollY};""")
@@ -658,9 +662,38 @@ def test_twelve_signals_fit_a_1366x768_window(server, browser):
     for L in LETTERS:  # each play button sits above its own slider
         p, s = b[f"play {L}"], b[f"slider {L}"]
         assert abs((p[0] + p[2]) / 2 - (s[0] + s[2]) / 2) < 2 and p[3] <= s[1]
-        assert s[3] - s[1] >= 140  # a usable slider length
+        assert b[f"track {L}"][3] - b[f"track {L}"][1] >= 140  # a usable slider length
     print(f"\n12 signals in {vw}x{vh}: panel bottom at {max(v[3] for v in b.values()):.0f} px, "
-          f"slider height {b['slider A'][3] - b['slider A'][1]:.0f} px")
+          f"slider track {b['track A'][3] - b['track A'][1]:.0f} px")
+
+    # keys typed on the page around the panel reach it (no need to click into the panel first)
+    from selenium.webdriver.common.by import By
+
+    d.switch_to.default_content()
+    d.find_element(By.CSS_SELECTOR, "[data-testid='stProgress']").click()
+    press(d, "k")
+    enter_panel(d)
+    wait(lambda: status(d)["active"] == "K", 5, "K by a key typed on the page")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_play_only_panel(server, browser, signal_dir):
+    """player(): the same engine and transport without sliders or submit."""
+    d = browser
+    open_panel(d, server, n=1, mode="play")
+    assert [b.get_attribute("data-key") for b in d.find_elements("css selector", "button.play")] == ["ref", "A"]
+    assert not d.find_elements("css selector", ".slider") and not el(d, "#submit").is_displayed()
+    tap_reset(d)
+    press(d, "r")
+    wait(lambda: status(d)["active"] == "ref", 5, "reference by R")
+    time.sleep(0.3)
+    el(d, "#stop").click()
+    time.sleep(0.1)
+    _, y = tap_dump(d)
+    y = audible(y)
+    ref = load_signal(signal_dir, 1, 0)
+    assert len(positions(y, ref)) > 10 and np.abs(np.diff(y)).max() <= STEP_TOL * own_step(ref)
 
 
 # -- Python side (no browser) ------------------------------------------------------------------------

@@ -403,7 +403,9 @@
     S.keys = args.signals.map((s) => s.key); S.labels = args.signals.map((s) => s.label);
     S.heard = S.keys.map(() => 0); S.intent = { signal: 0, playing: false };
     S.ratings = {};
-    for (const [k, v] of Object.entries(args.initial || {})) if (S.keys.indexOf(k) > 0 && Number.isFinite(v)) S.ratings[k] = v;
+    for (const [k, v] of Object.entries(args.initial || {})) {
+      if (S.keys.indexOf(k) > 0 && Number.isFinite(v)) S.ratings[k] = Math.max(0, Math.min(100, v));
+    }
     build();
     refresh();
     setState("loading", "loading " + args.signals.length + " signals…");

@@ -1,6 +1,6 @@
 """A Streamlit page that renders only the MUSHRA rating panel, for the browser tests
 (tests/test_mushra_player_audio.py). Query parameters: n (signals, 1-12), require_play=1,
-lock=1, layout=wide|centered. Two trials; trial 1 prefetches trial 2's audio; a submission is
+lock=1, layout=wide|centered, initial=1 (A starts rated 42), mode=play (the play-only panel). Two trials; trial 1 prefetches trial 2's audio; a submission is
 shown as JSON (a text line 'submissions: [...]') and, with advance=1, opens trial 2. Signals come from
 $MUSHRA_PANEL_SIGNALS (tests/support/mushra_panel.py writes them)."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import streamlit as st  # noqa: E402
 
-from listening_test.player import PanelOptions, Signal, rating_panel, signal_urls  # noqa: E402
+from listening_test.player import PanelOptions, Signal, player, rating_panel, signal_urls  # noqa: E402
 from tests.support.mushra_panel import LETTERS, signal_path  # noqa: E402
 
 qp = st.query_params
@@ -31,10 +31,15 @@ def signals(t: int) -> tuple[Signal, list[Signal]]:
     return ref, [Signal(L, L, signal_path(folder, t, i + 1)) for i, L in enumerate(LETTERS[:n])]
 
 
+if qp.get("mode") == "play":  # the play-only panel (e.g. a volume check)
+    ref, sigs = signals(1)
+    player([ref, *sigs], key="t1")
+    st.stop()
 st.progress(trial / 2, text=f"Trial {trial} of 2")
 ref, sigs = signals(trial)
 prefetch = signal_urls(*signals(2), key="t2") if trial == 1 else []
-sub = rating_panel(ref, sigs, key=f"t{trial}", options=options, prefetch=prefetch)
+initial = {"A": 42.0} if qp.get("initial") == "1" else None
+sub = rating_panel(ref, sigs, key=f"t{trial}", options=options, prefetch=prefetch, initial=initial)
 subs = st.session_state.setdefault("subs", [])
 if sub is not None:
     subs.append(dataclasses.asdict(sub))
