@@ -257,3 +257,28 @@ def test_admin_disabled_without_env(app_env, monkeypatch):
     monkeypatch.delenv("EVALSUITE_MUSHRA_ADMIN_TOKEN")
     at = new_app(admin="1")
     assert any("disabled" in e.value for e in at.error)
+
+
+def test_a_repeated_submission_is_stored_once(app_env, monkeypatch):
+    """A panel hands its value back on every rerun: the app stores a submission once (by nonce),
+    so the next trial does not receive the previous trial's ratings."""
+    import listening_test.panel as panel
+
+    cfg = load_config(app_env)
+    store = RatingStore.for_test(app_env)
+    tok, a = enrol(store, cfg, "rep")
+    store.accept("rep", tok)
+    store.training_done("rep", tok)
+    same = panel.Submission(ratings={L: 100.0 if L == "A" else 20.0 for L in "ABCDE"},
+                            played=dict.fromkeys("ABCDE", True), seconds_listened=dict.fromkeys("ABCDE", 2.5),
+                            nonce="n-1")
+    monkeypatch.setattr(panel, "rating_panel", lambda *a, **k: same)
+    at = new_app(listener="rep", token=tok)
+    assert not at.exception, at.exception
+    assert "Trial 2 of 4" in at.get("progress")[0].proto.text
+    at.run()
+    assert "Trial 2 of 4" in at.get("progress")[0].proto.text
+    df = store.ratings_frame()
+    assert set(df["trial_id"]) == {a.trials[0]} and len(df) == 5
+    pb = store.playback_frame()
+    assert pb["played"].all() and (pb["seconds_listened"] == 2.5).all() and len(pb) == 5

@@ -12,7 +12,7 @@ from evalsuite.anchors import get_anchor
 from evalsuite.audio import loudness_lufs, read_audio, write_audio
 from listening_test.build import BuildOptions, build_test, choose_items
 from listening_test.config import ConfigError, load_config, safe_path, validate_config
-from test_mushra_fixtures import RATE, fresh_test, make_run, mushra_run, mushra_test_dir  # noqa: F401
+from test_mushra_fixtures import RATE, crowd_test_dir, fresh_test, make_run, mushra_run, mushra_test_dir  # noqa: F401
 
 
 def test_build_contents(mushra_test_dir):
@@ -229,3 +229,12 @@ def test_multichannel_items_are_downmixed(tmp_path, data_dir):
     assert any(n.startswith("mono:") for n in cfg.notes)
     for t in cfg.trials + cfg.training:
         assert {sf.info(str(tmp_path / "t" / c.path)).channels for c in t.conditions} == {1}
+
+
+def test_crowd_settings_are_written(crowd_test_dir):
+    """A Prolific study gets Huggins-pitch screening by default; K and the codes are stored."""
+    cfg = load_config(crowd_test_dir)
+    assert cfg.screening == "huggins" and cfg.k == 2 and cfg.trials_per_listener == 2
+    assert cfg.prolific.enabled and cfg.prolific.screenout_code and cfg.prolific.study_id
+    assert any("2 of 4 trials per listener (balanced" in n for n in cfg.notes)
+    assert not cfg.require_play and not cfg.lock_to_playing

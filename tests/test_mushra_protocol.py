@@ -203,3 +203,23 @@ def test_cli_link_reissue(tmp_path, fresh_test, capsys):
     assert store.state("lab1", new).listener_id == "lab1"
     rc = evalsuite_main(["mushra", "link", str(fresh_test), "nobody", "--reissue"])
     assert rc == 2 and "no listener 'nobody'" in capsys.readouterr().err
+
+
+def test_legacy_config_trains_on_its_named_trial(fresh_test):
+    """A test built before training items were set aside (``training_trial: t01``) still loads;
+    its training replays that rated trial under separately drawn letters."""
+    import yaml
+
+    p = fresh_test / "mushra.yaml"
+    d = yaml.safe_load(p.read_text())
+    d.pop("training")
+    d["training_trial"] = "t01"
+    p.write_text(yaml.safe_dump(d))
+    cfg = load_config(fresh_test)
+    a = draw_assignment(cfg, {}, random.SystemRandom())
+    assert a.training == ("training:t01",)
+    assert sorted(a.letters["training:t01"].values()) == sorted(cfg.trial("t01").condition_ids)
+    d["training_trial"] = ""
+    p.write_text(yaml.safe_dump(d))
+    with pytest.raises(Exception, match="no training trial"):
+        load_config(fresh_test)
