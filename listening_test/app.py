@@ -274,8 +274,8 @@ def training_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str,
         return
     problems = _check(cfg, sub, dict(a.letters[tid]))
     if problems:
-        _flash("; ".join(problems), "warning")
-        st.rerun()
+        st.warning("; ".join(problems))
+        return
     if last:
         store.training_done(lid, tok)
     ss["training_pos"] = pos + 1
@@ -283,11 +283,12 @@ def training_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str,
 
 
 def _store_trial(cfg: TestConfig, store: RatingStore, lid: str, tok: str, tid: str, pos: int, sub,
-                 letters: dict[str, str]) -> None:
+                 letters: dict[str, str]) -> bool:
+    """Store a submission; False (and the reason shown) when it breaks a rule."""
     problems = _check(cfg, sub, letters)
     if problems:  # the panel may check too; the server decides
-        _flash("; ".join(problems), "warning")
-        return
+        st.warning("; ".join(problems))
+        return False
     scores = {letters[L]: float(sub.ratings[L]) for L in letters}
     labels = {c: L for L, c in letters.items()}
     played = {letters[L]: bool(sub.played.get(L, False)) for L in letters}
@@ -300,6 +301,7 @@ def _store_trial(cfg: TestConfig, store: RatingStore, lid: str, tok: str, tid: s
         _flash("This trial had already been submitted; your earlier ratings are kept.", "info")
     except AuthError:
         _flash(INVALID_LINK)
+    return True
 
 
 def trial_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str, tok: str, a: Assignment,
@@ -317,8 +319,7 @@ def trial_page(cfg: TestConfig, test_dir: Path, store: RatingStore, lid: str, to
         prefetch = panel.prefetch_urls(*_signals(test_dir, cfg.trial(nxt), dict(a.letters[nxt])), key=f"trial.{nxt}")
     sub = panel.rating_panel(ref, sigs, key=f"trial.{tid}", options=_options(cfg, "Submit and continue"),
                              prefetch=prefetch)
-    if _fresh(sub):
-        _store_trial(cfg, store, lid, tok, tid, pos, sub, letters)
+    if _fresh(sub) and _store_trial(cfg, store, lid, tok, tid, pos, sub, letters):
         st.rerun()
 
 

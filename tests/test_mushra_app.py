@@ -282,3 +282,33 @@ def test_a_repeated_submission_is_stored_once(app_env, monkeypatch):
     assert set(df["trial_id"]) == {a.trials[0]} and len(df) == 5
     pb = store.playback_frame()
     assert pb["played"].all() and (pb["seconds_listened"] == 2.5).all() and len(pb) == 5
+
+
+def test_require_play_reaches_the_panel_and_the_server(app_env, monkeypatch):
+    """--require-play / --lock-to-playing are per-test options handed to the panel, and the
+    server refuses a submission with an unplayed signal whatever the panel did."""
+    import yaml
+
+    import listening_test.panel as panel
+
+    p = app_env / "mushra.yaml"
+    d = yaml.safe_load(p.read_text())
+    d["require_play"], d["lock_to_playing"] = True, True
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    cfg = load_config(app_env)
+    store = RatingStore.for_test(app_env)
+    tok, a = enrol(store, cfg, "rp")
+    store.accept("rp", tok)
+    store.training_done("rp", tok)
+    seen = []
+
+    def stub(reference, signals, key, options=None, prefetch=(), initial=None):
+        seen.append(options)
+        return panel.Submission(ratings={s.key: 100.0 for s in signals}, played={s.key: s.key != "C" for s in signals},
+                                seconds_listened={}, nonce=f"n{len(seen)}")
+
+    monkeypatch.setattr(panel, "rating_panel", stub)
+    at = new_app(listener="rp", token=tok)
+    assert seen[0].require_play and seen[0].lock_to_playing
+    assert any("listen to every signal before rating it: C" in w.value for w in at.warning)
+    assert store.ratings_frame().empty and "Trial 1 of 4" in at.get("progress")[0].proto.text
