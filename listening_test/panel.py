@@ -81,7 +81,6 @@ else:
 
 def prefetch_urls(reference: Signal, signals: list[Signal], key: str) -> list[str]:
     """The URLs the panel will request for a trial shown under ``key`` (to fetch them early)."""
-    name = getattr(_player, "signal_url", None)
-    if name is not None:
-        return [name(s, key) for s in [reference] + list(signals)]
+    if hasattr(_player, "signal_urls"):
+        return _player.signal_urls(reference, list(signals), key)
     return [_player.audio_url(s.path, f"{key}.{s.key}") for s in [reference] + list(signals)]

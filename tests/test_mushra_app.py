@@ -2,11 +2,13 @@
 a set-aside item, rating rules, storage of a trial, resume through the personal link, public
 base URL of links, prefetch of the next trial, admin view and link reissue.
 
-The rating panel here is the interim one (player + sliders, see listening_test/panel.py); the
-slider helpers below are the only part that knows it."""
+``submit`` below is the only part that knows the rating panel: the interim one (player +
+Streamlit sliders, listening_test/panel.py) is driven through its sliders and button, the
+component (listening_test.player.rating_panel) through its value, as the browser would send it."""
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -55,9 +57,21 @@ def sliders(at: AppTest, key: str) -> dict[str, object]:
     return {s.key.rsplit(".", 1)[1]: s for s in at.slider if s.key.startswith(f"score.{key}.")}
 
 
-def rate(at: AppTest, key: str, scores: dict[str, int]) -> None:
-    for letter, v in scores.items():
-        sliders(at, key)[letter].set_value(v).run()
+def submit(at: AppTest, key: str, scores: dict[str, int], label: str = "Submit and continue") -> None:
+    """Rate the signals in ``scores`` (letter -> 0..100; others stay unrated) and press submit."""
+    import listening_test.panel as panel
+
+    if panel.INTERIM:
+        assert sorted(sliders(at, key)) == list("ABCDE")
+        for letter, v in scores.items():
+            sliders(at, key)[letter].set_value(v).run()
+        button(at, label).click().run()
+    else:
+        at.session_state[f"mushra_panel.{key}"] = dict(
+            trial_key=key, nonce=uuid.uuid4().hex, ratings={L: float(v) for L, v in scores.items()},
+            played=dict.fromkeys("ABCDE", True), seconds_listened=dict.fromkeys("ABCDE", 1.0))
+        at.run()
+    assert not at.exception, at.exception
 
 
 def through_training(at: AppTest, store: RatingStore, lid: str, tok: str, cfg) -> None:
@@ -72,14 +86,9 @@ def through_training(at: AppTest, store: RatingStore, lid: str, tok: str, cfg) -
     a = store.assignment(lid, tok)
     # training is the set-aside item, never a rated one, with every condition
     assert a.training == ("p01",) and cfg.trial("p01").item not in {t.item for t in cfg.trials}
-    sl = sliders(at, "training.p01")
-    assert sorted(sl) == list("ABCDE")
-    sl["A"].set_value(100).run()
-    button(at, "Finish training").click().run()  # not every signal rated: stays
-    assert at.title[0].value == "Training" and any("rate every signal" in w.value for w in at.warning)
-    rate(at, "training.p01", {L: 50 for L in "BCDE"})
-    button(at, "Finish training").click().run()
-    assert not at.exception, at.exception
+    submit(at, "training.p01", {"A": 100}, "Finish training")  # not every signal rated: stays
+    assert at.title[0].value == "Training" and any("rate every signal: B, C, D, E" in w.value for w in at.warning)
+    submit(at, "training.p01", {"A": 100, **{L: 50 for L in "BCDE"}}, "Finish training")
 
 
 def test_full_flow_rules_and_resume(app_env):
@@ -104,15 +113,12 @@ def test_full_flow_rules_and_resume(app_env):
     by_letter = {L: want[c] for L, c in letters.items()}
     ref_letter = next(L for L, c in letters.items() if c == "reference")
     # all rated but none at 100: refused, with a hint naming no condition
-    rate(at, f"trial.{tid}", {L: (90 if L == ref_letter else v) for L, v in by_letter.items()})
-    button(at, "Submit and continue").click().run()
+    submit(at, f"trial.{tid}", {L: (90 if L == ref_letter else v) for L, v in by_letter.items()})
     assert any("at least one signal 100" in w.value for w in at.warning)
     shown = " ".join(e.value for e in list(at.caption) + list(at.markdown) + list(at.warning))
     assert not any(cid in shown for cid in ("opus", "anchor", "lp35", "lp70")), shown
     assert store.ratings_frame().empty
-    sliders(at, f"trial.{tid}")[ref_letter].set_value(100).run()
-    button(at, "Submit and continue").click().run()
-    assert not at.exception
+    submit(at, f"trial.{tid}", by_letter)
     df = store.ratings_frame()
     assert len(df) == 5 and set(df["trial_id"]) == {tid}
     assert df.set_index("condition")["score"].to_dict() == {k: float(v) for k, v in want.items()}
@@ -124,7 +130,6 @@ def test_full_flow_rules_and_resume(app_env):
     at2 = new_app(listener=lid, token=token)
     assert not at2.exception
     assert "Trial 2 of 4" in at2.get("progress")[0].proto.text
-    assert sorted(sliders(at2, f"trial.{a.trials[1]}")) == list("ABCDE")
     assert store.assignment(lid, token) == a
 
 
@@ -136,8 +141,7 @@ def test_complete_then_done(app_env):
     through_training(at, store, lid, tok, cfg)
     a = store.assignment(lid, tok)
     for tid in a.trials:
-        rate(at, f"trial.{tid}", {L: 100 if L == "A" else 50 for L in "ABCDE"})
-        button(at, "Submit and continue").click().run()
+        submit(at, f"trial.{tid}", {L: 100 if L == "A" else 50 for L in "ABCDE"})
     assert at.title[0].value == "Thank you!"
     assert len(store.ratings_frame()) == 4 * 5
 

@@ -193,21 +193,91 @@ def page_text(d) -> str:
     return d.find_element(By.TAG_NAME, "body").text
 
 
-def in_player(d):
-    """Switch into the player iframe once its audio is decoded."""
-    from selenium.webdriver.common.by import By
+class Panel:
+    """Drives the trial's rating panel: the component (listening_test.player.rating_panel: one
+    iframe with play buttons, sliders and submit) or the interim one (player iframe + Streamlit
+    sliders and button), whichever the app renders."""
 
-    d.switch_to.default_content()
-    frame = wait(lambda: d.find_element(By.CSS_SELECTOR, "iframe[title*='mushra_player']"), what="player iframe")
-    d.switch_to.frame(frame)
-    wait(lambda: d.find_element(By.ID, "status").get_attribute("data-state") == "stopped", what="audio decoded")
+    def __init__(self, d):
+        self.d = d
 
+    def _frame(self):
+        from selenium.webdriver.common.by import By
 
-def status(d) -> tuple[str, str, float]:
-    from selenium.webdriver.common.by import By
+        self.d.switch_to.default_content()
+        self.d.switch_to.frame(self.d.find_element(By.CSS_SELECTOR, "iframe[title*='mushra_player']"))
 
-    s = d.find_element(By.ID, "status")
-    return s.get_attribute("data-state"), s.get_attribute("data-active") or "", float(s.get_attribute("data-position") or 0)
+    def enter(self, key: str) -> None:
+        """Switch into the panel once the audio of trial ``key`` is decoded."""
+        from selenium.webdriver.common.by import By
+
+        def ready():
+            self._frame()
+            st = self.d.find_element(By.ID, "status")
+            self.component = bool(self.d.find_elements(By.ID, "panel"))
+            if self.component:
+                return st.get_attribute("data-state") == "ready" and st.get_attribute("data-trial") == key
+            return st.get_attribute("data-state") == "stopped"
+        wait(ready, 60, f"panel of {key} decoded")
+
+    def buttons(self) -> list[str]:
+        from selenium.webdriver.common.by import By
+
+        css = "button.play[data-key]" if self.component else "#buttons button[data-key]"
+        return [b.get_attribute("data-key") for b in self.d.find_elements(By.CSS_SELECTOR, css)]
+
+    def play(self, key: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        css = f"button.play[data-key='{key}']" if self.component else f"#buttons button[data-key='{key}']"
+        self.d.find_element(By.CSS_SELECTOR, css).click()
+
+    def status(self) -> tuple[bool, str, float]:
+        """(playing, active signal key, position in seconds)."""
+        ds = self.d.execute_script("return Object.assign({}, document.getElementById('status').dataset)")
+        if self.component:
+            return ds.get("playing") == "1", ds.get("active", ""), float(ds.get("pos") or 0)
+        return ds.get("state") == "playing", ds.get("active", ""), float(ds.get("position") or 0)
+
+    def stop(self) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.d.find_element(By.ID, "stop").click()
+
+    def rate(self, key: str, scores: dict[str, int]) -> None:
+        """Set every slider with the keyboard (letter -> 0..100)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        self.enter(key)
+        if not self.component:
+            self.d.switch_to.default_content()
+            css = "[data-testid='stSlider'] input[type='range']"
+            wait(lambda: len(self.d.find_elements(By.CSS_SELECTOR, css)) == len(scores), what="sliders")
+            for i, L in enumerate(sorted(scores)):
+                set_slider(self.d, i, scores[L])
+            return
+        for L, v in scores.items():
+            s = self.d.find_element(By.CSS_SELECTOR, f".slider[data-key='{L}']")
+            self.d.execute_script("arguments[0].focus()", s)
+            keys = [Keys.END] if v == 100 else [Keys.HOME] + [Keys.PAGE_UP] * (v // 10) + [Keys.ARROW_UP] * (v % 10)
+            ActionChains(self.d).send_keys(*keys).perform()
+            wait(lambda: s.get_attribute("aria-valuenow") == str(v), 5, f"slider {L} at {v}")
+        self.d.switch_to.default_content()
+
+    def submit(self, label: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        if not self.component:
+            click_button(self.d, label)
+            return
+        self._frame()
+        b = self.d.find_element(By.ID, "submit")
+        assert b.text == label
+        wait(lambda: b.is_enabled(), 10, "submit enabled")
+        b.click()
+        self.d.switch_to.default_content()
 
 
 def set_slider(d, index: int, value: int) -> None:
@@ -227,14 +297,10 @@ def set_slider(d, index: int, value: int) -> None:
     wait(lambda: now() == value, what=f"slider {index} at {value}")
 
 
-def rate_panel(d, letters: list[str], scores: dict[str, int]) -> None:
-    """Set the panel's sliders (one per letter, in letter order) with the keyboard."""
-    from selenium.webdriver.common.by import By
-
-    wait(lambda: len(d.find_elements(By.CSS_SELECTOR, "[data-testid='stSlider'] input[type='range']")) == len(letters),
-         what=f"{len(letters)} sliders")
-    for i, L in enumerate(sorted(letters)):
-        set_slider(d, i, scores[L])
+def rate_and_submit(d, key: str, scores: dict[str, int], label: str) -> None:
+    p = Panel(d)
+    p.rate(key, scores)
+    p.submit(label)
 
 
 def consent_and_volume(d) -> None:
@@ -264,39 +330,40 @@ def test_rate_a_trial_in_chromium(server, browser):
     store = RatingStore.for_test(test_dir)
     a = store.assignment(lid, token)
     assert a.training == ("p01",)
-    rate_panel(d, list(a.letters["p01"]), {L: 100 if L == "A" else 2 for L in a.letters["p01"]})
-    click_button(d, "Finish training and start the test")
+    rate_and_submit(d, "training.p01", {L: 100 if L == "A" else 2 for L in a.letters["p01"]},
+                    "Finish training and start the test")
     wait(lambda: "Trial 1 of 4" in page_text(d), what="first trial")
     assert store.ratings_frame().empty  # training grades are discarded
 
-    # -- the player: every signal decodes (from FLAC) and plays; switching keeps the position (loop,
+    # -- the panel: every signal decodes (from FLAC) and plays; switching keeps the position (loop,
     # fades and the rest of playback are the rating panel's own browser tests)
-    in_player(d)
-    labels = [b.text for b in d.find_elements(By.CSS_SELECTOR, "#buttons button[data-key]")]
-    assert labels == ["Reference", "A", "B", "C", "D", "E"]
-    d.find_element(By.XPATH, "//button[text()='Reference']").click()
-    wait(lambda: status(d)[2] > 0.6, what="playback past 0.6 s")
-    before = status(d)[2]
-    d.find_element(By.XPATH, "//button[text()='C']").click()
-    state, active, after = status(d)
-    assert state == "playing" and active == "C" and after >= before  # continued, not restarted
+    tid = a.trials[0]
+    p = Panel(d)
+    p.enter(f"trial.{tid}")
+    assert p.buttons() == ["ref", "A", "B", "C", "D", "E"]
+    p.play("ref")
+    wait(lambda: p.status()[2] > 0.6, what="playback past 0.6 s")
+    before = p.status()[2]
+    p.play("C")
+    wait(lambda: p.status()[1] == "C", 5, "C active")
+    playing, active, after = p.status()
+    assert playing and after >= before  # continued, not restarted
     for letter in "ABDE":
-        d.find_element(By.XPATH, f"//button[text()='{letter}']").click()
-        assert status(d)[1] == letter
-    d.find_element(By.ID, "stop").click()
-    assert status(d)[0] == "stopped"
+        p.play(letter)
+        wait(lambda: p.status()[1] == letter, 5, f"{letter} active")
+    p.stop()
+    wait(lambda: not p.status()[0], 5, "stopped")
     d.switch_to.default_content()
 
     # -- rate every signal (one at 100) and submit
-    tid = a.trials[0]
     letters = dict(a.letters[tid])
     want = {"reference": 100, "anchor_lp35": 12, "anchor_lp70": 35, "opus@6": 48, "opus@12": 71}
-    rate_panel(d, list(letters), {L: want[c] for L, c in letters.items()})
+    p.rate(f"trial.{tid}", {L: want[c] for L, c in letters.items()})
     shot = os.environ.get("MUSHRA_SCREENSHOT")
     if shot:
         _save_screenshot(d, Path(shot))
     assert store.ratings_frame().empty
-    click_button(d, "Submit and continue")
+    p.submit("Submit and continue")
     wait(lambda: "Trial 2 of 4" in page_text(d), what="second trial")
     df = store.ratings_frame()
     assert df.set_index("condition")["score"].to_dict() == {k: float(v) for k, v in want.items()}
@@ -370,12 +437,11 @@ def test_prolific_link_screening_to_completion(crowd_server, completion_site, br
     assert scr["passed"] and scr["correct"] == 6 and json.loads(scr["answers"]) == answers
     a = store.assignment(pid, session)
     assert len(a.trials) == 2 and store.state(pid, session).source == "prolific"
-    rate_panel(d, list(a.letters["p01"]), {L: 100 if L == "B" else 4 for L in a.letters["p01"]})
-    click_button(d, "Finish training and start the test")
+    rate_and_submit(d, "training.p01", {L: 100 if L == "B" else 4 for L in a.letters["p01"]},
+                    "Finish training and start the test")
     for k, tid in enumerate(a.trials):
         wait(lambda: f"Trial {k + 1} of 2" in page_text(d), what=f"trial {k + 1}")
-        rate_panel(d, list(a.letters[tid]), {L: 100 if L == "A" else 3 for L in a.letters[tid]})
-        click_button(d, "Submit and continue")
+        rate_and_submit(d, f"trial.{tid}", {L: 100 if L == "A" else 3 for L in a.letters[tid]}, "Submit and continue")
     wait(lambda: d.current_url.startswith(done_url), timeout=30, what="completion redirect")
     assert d.current_url == f"{done_url}?cc={PROLIFIC_CODE}"
     assert f"/submissions/complete?cc={PROLIFIC_CODE}" in visited  # the site got the code
