@@ -163,8 +163,8 @@ def _serve(a) -> int:
     elif token_problem(token):
         raise ValueError(f"${ENV_ADMIN_TOKEN} is too weak: {token_problem(token)}; {GENERATE_HINT}")
     if not public and a.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"note: no --public-url: personal links follow each browser's address; admin-made links point at "
-              f"the admin's address", file=sys.stderr)
+        print("note: no --public-url: personal links follow each browser's address; admin-made links point at "
+              "the admin's address", file=sys.stderr)
     print(f"serving {cfg.name!r} ({len(cfg.trials)} trials) at http://{a.host}:{a.port}/"
           + (f", public address {public}" if public else ""), file=sys.stderr)
     cmd = streamlit_command(a.test_dir, a.port, a.host, public)
@@ -181,6 +181,7 @@ def _link(a) -> int:
     from .storage import RatingStore, UnknownListener, default_url
 
     load_config(a.test_dir)
+    public = _public_url(a.public_url)  # before any change: a bad URL must not cost the listener their link
     store = RatingStore(a.db or os.environ.get(ENV_DB_URL) or default_url(a.test_dir))
     try:
         tok = store.reissue_token(a.listener) if a.reissue else store.create_listener(a.listener, source="admin")
@@ -188,7 +189,6 @@ def _link(a) -> int:
         raise ValueError(f"{e} in {a.test_dir}; without --reissue a new listener is created") from e
     finally:
         store.dispose()
-    public = _public_url(a.public_url)
     print(personal_link(public or "/", a.listener, tok))
     if not public:
         print(f"note: no --public-url (or ${ENV_PUBLIC_URL}): prefix the link with the test's address", file=sys.stderr)
