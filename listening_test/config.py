@@ -24,7 +24,7 @@ from evalsuite.conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition
 CONFIG_NAME = "mushra.yaml"
 DB_NAME = "ratings.sqlite"
 
-#: kept under the old names for listening_test.analysis; the definitions live in evalsuite
+#: the old names, still imported by listening_test.analysis; the definitions live in evalsuite
 HIDDEN_REFERENCE = REFERENCE
 ANCHORS = {LOW_ANCHOR: get_anchor(LOW_ANCHOR).cutoff_hz, MID_ANCHOR: get_anchor(MID_ANCHOR).cutoff_hz}
 #: BS.1534-3 §5.1 recommends no more than 12 signals under test per trial (hidden reference and
@@ -44,13 +44,9 @@ class ConfigError(ValueError):
     """A MUSHRA test folder or config that cannot be used (message says what and where)."""
 
 
-def condition_id(codec: str, kbps: float | None) -> str:
-    """The evalsuite condition id of (codec, kbps)."""
-    return Condition.from_row(codec, kbps).id
-
-
 def parse_condition(cond: str) -> tuple[str, float]:
-    """(codec, kbps) of a condition id, NaN kbps for the reference and anchors."""
+    """(codec, kbps) of a condition id, NaN kbps for the reference and anchors (kept for
+    listening_test.analysis; new code uses evalsuite.conditions.Condition.parse)."""
     c = Condition.parse(cond)
     return c.codec, c.requested_kbps
 
