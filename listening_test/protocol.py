@@ -1,40 +1,14 @@
-"""The rules of a MUSHRA session, free of any UI: per-listener randomisation and the
-conditions for leaving a trial (ITU-R BS.1534-3 §5.3-5.4 and webMUSHRA practice).
-
-Randomisation is reproducible: seeded from the test's seed and the listener ID, so a listener who
-comes back sees the same trial order and the same letters for the same signals.
+"""The rules of a MUSHRA session, free of any UI: where a listener is in their assignment and
+the conditions for leaving a trial (ITU-R BS.1534-3 §5.3-5.4 and webMUSHRA practice). The
+blinding itself (subset, order, letters) is drawn in :mod:`listening_test.assignment`.
 """
 from __future__ import annotations
 
-import hashlib
-import string
-
-import numpy as np
-
-from .config import TestConfig, Trial
+import math
+from typing import Iterable, Mapping
 
 
-def listener_seed(test_seed: int, listener_id: str, purpose: str = "") -> int:
-    h = hashlib.sha256(f"{int(test_seed)}|{listener_id}|{purpose}".encode()).digest()
-    return int.from_bytes(h[:8], "little")
-
-
-def trial_order(cfg: TestConfig, listener_id: str) -> list[str]:
-    """All trial ids in this listener's random order."""
-    rng = np.random.default_rng(listener_seed(cfg.seed, listener_id, "trials"))
-    ids = cfg.trial_ids
-    return [ids[i] for i in rng.permutation(len(ids))]
-
-
-def condition_letters(trial: Trial, test_seed: int, listener_id: str) -> dict[str, str]:
-    """Letter ('A', 'B', ...) -> condition id, in this listener's random order for the trial."""
-    rng = np.random.default_rng(listener_seed(test_seed, listener_id, f"conditions|{trial.id}"))
-    conds = [c.id for c in trial.conditions]
-    shuffled = [conds[i] for i in rng.permutation(len(conds))]
-    return dict(zip(string.ascii_uppercase, shuffled))
-
-
-def next_trial(order: list[str], completed: set[str] | frozenset[str]) -> tuple[int, str] | None:
+def next_trial(order, completed) -> tuple[int, str] | None:
     """(position, trial id) of the first trial in ``order`` not yet completed, or None."""
     for i, tid in enumerate(order):
         if tid not in completed:
@@ -42,16 +16,26 @@ def next_trial(order: list[str], completed: set[str] | frozenset[str]) -> tuple[
     return None
 
 
-def submit_problems(scores: dict[str, float], moved: dict[str, bool], labels: dict[str, str] | None = None) -> list[str]:
-    """Why 'Next' is not allowed yet (empty list: allowed). Every slider must have been moved
-    (a rating is a decision, not the default), and at least one signal rated 100: the hidden
-    reference is among them and should be found (BS.1534-3 §5.3). Signals are named by
-    ``labels[key]`` (the letters the listener sees: never reveal condition ids)."""
+def submit_problems(ratings: Mapping[str, float | None], letters: Iterable[str],
+                    played: Mapping[str, bool] | None = None, require_play: bool = False) -> list[str]:
+    """Why a trial cannot be submitted yet (empty list: it can). Keys are the letters the
+    listener sees (never condition ids). Every signal must be rated (a rating is a decision: a
+    slider never touched is 'not yet rated', whatever its position), within 0..100, at least one
+    at 100 (the hidden reference is among them, BS.1534-3 §5.3), and with ``require_play`` every
+    signal must have been played."""
+    letters = list(letters)
     problems = []
-    name = (lambda k: labels[k]) if labels is not None else (lambda k: k)
-    untouched = sorted(name(k) for k in scores if not moved.get(k, False))
-    if untouched:
-        problems.append("rate every signal (move each slider): " + ", ".join(untouched))
-    if not any(float(s) >= 100.0 for s in scores.values()):
+    unrated = [L for L in letters if ratings.get(L) is None or not math.isfinite(float(ratings[L]))]
+    if unrated:
+        problems.append("rate every signal: " + ", ".join(sorted(unrated)))
+    bad = [L for L in letters if L not in unrated and not 0.0 <= float(ratings[L]) <= 100.0]
+    if bad:
+        problems.append("ratings must lie between 0 and 100: " + ", ".join(sorted(bad)))
+    if not unrated and not any(float(ratings[L]) >= 100.0 for L in letters):
         problems.append("rate at least one signal 100 (the hidden reference is among them)")
+    if require_play:
+        unplayed = [L for L in letters if not (played or {}).get(L, False)]
+        if unplayed:
+            problems.append("listen to every signal before rating it: " + ", ".join(sorted(unplayed)))
     return problems
+

@@ -18,7 +18,6 @@ from listening_test.analysis import (
     write_report,
 )
 from listening_test.config import load_config
-from listening_test.protocol import condition_letters
 from listening_test.storage import RatingStore
 from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
 
@@ -122,8 +121,7 @@ def test_load_and_report(fresh_test, tmp_path):
     for lid, ref in (("l1", 100), ("l2", 100), ("l3", 80)):
         tok = store.create_listener(lid)
         for pos, t in enumerate(cfg.trials):
-            letters = condition_letters(t, cfg.seed, lid)
-            labels = {c: k for k, c in letters.items()}
+            labels = {c.id: chr(65 + i) for i, c in enumerate(t.conditions)}
             sc = {"reference": ref, "anchor_lp35": 10, "anchor_lp70": 40, "opus@6": 55, "opus@12": 100 if ref < 100 else 75}
             store.submit_trial(lid, tok, t.id, sc, labels, pos, 20.0)
     store.dispose()

@@ -1,4 +1,5 @@
-"""Building a MUSHRA test folder from a run: contents, BS.1534-3 checks, clear errors."""
+"""Building a MUSHRA test folder from a run: contents, BS.1534-3 checks (both anchors, training
+on set-aside items, excerpt length), lossless FLAC, mono, clear errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,11 @@ import pytest
 import soundfile as sf
 import yaml
 
-from evalsuite.audio import loudness_lufs, read_audio
+from evalsuite.anchors import get_anchor
+from evalsuite.audio import loudness_lufs, read_audio, write_audio
 from listening_test.build import BuildOptions, build_test, choose_items
 from listening_test.config import ConfigError, load_config, safe_path, validate_config
-from test_mushra_fixtures import RATE, fresh_test, make_run, mushra_run, mushra_test_dir  # noqa: F401
+from test_mushra_fixtures import RATE, crowd_test_dir, fresh_test, make_run, mushra_run, mushra_test_dir  # noqa: F401
 
 
 def test_build_contents(mushra_test_dir):
@@ -86,7 +88,7 @@ def test_mismatched_length_rejected(tmp_path, data_dir):
     x, r = read_audio(run.decoded_audio("opus", 6, "robin"))
     sf.write(str(run.decoded_audio("opus", 6, "robin")), x[:-100], r, subtype="FLOAT")
     with pytest.raises(Exception, match="samples, the reference"):
-        build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6], n_items=1))
+        build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6], n_items=1, training_from_rated=True))
 
 
 def test_validate_rejects_bad_config(fresh_test):
@@ -134,4 +136,105 @@ def test_partly_missing_condition_is_an_error(tmp_path, data_dir):
     run = make_run(tmp_path / "run", data_dir, items=items, seconds=1.0)
     run.decoded_audio("opus", 12, "robin").unlink()
     with pytest.raises(ConfigError, match=r"lacks 1 audio file.*audio/opus/12/robin.wav"):
-        build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=2))
+        build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=2,
+                                                          training_from_rated=True))
+
+
+def test_mid_anchor_is_mandatory(fresh_test):
+    """BS.1534-3 asks for the 7 kHz mid anchor too; without it the mid-anchor screening rule
+    would silently never fire."""
+    data = yaml.safe_load((fresh_test / "mushra.yaml").read_text())
+    data["trials"][2]["conditions"] = [c for c in data["trials"][2]["conditions"] if c["id"] != "anchor_lp70"]
+    (fresh_test / "mushra.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"trial t03: no 7 kHz mid anchor \('anchor_lp70'\), mandatory"):
+        load_config(fresh_test)
+
+
+def test_training_is_set_aside_and_complete(mushra_test_dir):
+    """Training presents every condition, on an item that is not rated afterwards."""
+    cfg = load_config(mushra_test_dir)
+    rated = {t.item for t in cfg.trials}
+    assert [t.id for t in cfg.training] == ["p01"] and cfg.training[0].item not in rated
+    assert set(cfg.training[0].condition_ids) == {c for t in cfg.trials for c in t.condition_ids}
+    assert not any("training uses rated" in w for w in cfg.warnings)
+    data = yaml.safe_load((mushra_test_dir / "mushra.yaml").read_text())
+    data["training"][0]["conditions"] = [c for c in data["training"][0]["conditions"] if c["id"] != "opus@6"]
+    with pytest.raises(ConfigError, match=r"training trial p01 lacks \['opus@6'\]: training must present every"):
+        validate_config(type(cfg).from_dict(data), mushra_test_dir, check_audio=False)
+
+
+def test_training_needs_an_item_or_consent(tmp_path, mushra_run):
+    """All items rated: a clear error, unless training on rated items is asked for (then said)."""
+    with pytest.raises(ConfigError, match="0 are left for training.*--training-from-rated"):
+        build_test(mushra_run.root, tmp_path / "a", BuildOptions(codecs=["opus"], kbps=[6], n_items=5, max_clip_s=1))
+    cfg = build_test(mushra_run.root, tmp_path / "b", BuildOptions(codecs=["opus"], kbps=[6], n_items=5, max_clip_s=1,
+                                                                  training_from_rated=True))
+    assert cfg.training[0].item in {t.item for t in cfg.trials}
+    assert any("training uses rated item(s)" in w for w in cfg.warnings)
+    cfg = build_test(mushra_run.root, tmp_path / "c", BuildOptions(codecs=["opus"], kbps=[6], n_items=3, max_clip_s=1,
+                                                                  n_training=2))
+    assert len(cfg.training) == 2 and not {t.item for t in cfg.training} & {t.item for t in cfg.trials}
+
+
+def test_short_excerpts_warned(tmp_path, mushra_run, mushra_test_dir):
+    """The fixture's 3 s items are far below BS.1534's ~10 s: the config says so."""
+    w = [w for w in load_config(mushra_test_dir).warnings if "shorter than 5 s" in w]
+    assert len(w) == 1 and "5 excerpt(s)" in w[0] and "castanets48 3.00 s" in w[0]
+
+
+def test_flac_holds_the_wav_samples(tmp_path, mushra_run):
+    """The FLAC files decode to exactly the 16-bit samples the WAV build writes, and are smaller."""
+    opts = dict(codecs=["opus"], kbps=[6, 12], n_items=2, seed=4)
+    flac = build_test(mushra_run.root, tmp_path / "f", BuildOptions(**opts))
+    wav = build_test(mushra_run.root, tmp_path / "w", BuildOptions(**opts, audio_format="wav"))
+    sizes = [0, 0]
+    for tf, tw in zip(flac.trials + flac.training, wav.trials + wav.training):
+        for cf, cw in zip(tf.conditions, tw.conditions):
+            pf, pw = tmp_path / "f" / cf.path, tmp_path / "w" / cw.path
+            assert pf.suffix == ".flac" and sf.info(str(pf)).format == "FLAC" and sf.info(str(pf)).subtype == "PCM_16"
+            a, _ = sf.read(str(pf), dtype="int16")
+            b, _ = sf.read(str(pw), dtype="int16")
+            assert a.shape == b.shape and np.array_equal(a, b), cf.id
+            assert np.abs(a.astype(int)).max() > 1000  # real signal, not silence
+            sizes[0] += pf.stat().st_size
+            sizes[1] += pw.stat().st_size
+    assert sizes[0] < 0.8 * sizes[1], sizes
+
+
+def test_anchors_are_the_runs_definition(mushra_test_dir):
+    """Each anchor is evalsuite.anchors' filter of the trial's (clipped, faded) reference, up to
+    the loudness gain and 16-bit rounding."""
+    cfg = load_config(mushra_test_dir)
+    for t in cfg.trials[:2]:
+        ref, r = read_audio(mushra_test_dir / t.reference)
+        for name in ("anchor_lp35", "anchor_lp70"):
+            x, _ = read_audio(mushra_test_dir / t.condition(name).path)
+            y = get_anchor(name).process(ref, r).astype(np.float64)
+            g = float(np.dot(x, y) / np.dot(y, y))
+            assert 0.5 < g < 4
+            resid = x - g * y
+            assert np.sqrt(np.mean(resid ** 2)) < 3e-4, (t.id, name)  # ~16-bit rounding of both files
+
+
+def test_multichannel_items_are_downmixed(tmp_path, data_dir):
+    """Tests are mono: a stereo run is downmixed (channel average) and the config says so."""
+    items = {"robin": ("general/robin.ogg", "general"), "castanets48": ("music/castanets48_stereo.wav", "music")}
+    run = make_run(tmp_path / "run", data_dir, items=items, seconds=1.0)
+    for item in items:
+        for p in (run.reference_audio(item), run.decoded_audio("opus", 6, item)):
+            x, r = read_audio(p)
+            write_audio(p, np.stack([x, 0.5 * x], axis=1), r)  # right channel 6 dB down
+    cfg = build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6], n_items=1))
+    assert any(n.startswith("downmixed to mono: castanets48, robin") for n in cfg.notes)
+    assert any(n.startswith("mono:") for n in cfg.notes)
+    for t in cfg.trials + cfg.training:
+        assert {sf.info(str(tmp_path / "t" / c.path)).channels for c in t.conditions} == {1}
+
+
+def test_crowd_settings_are_written(crowd_test_dir):
+    """A Prolific study gets Huggins-pitch screening by default; K and the codes are stored."""
+    cfg = load_config(crowd_test_dir)
+    assert cfg.screening == "huggins" and cfg.k == 2 and cfg.trials_per_listener == 2
+    assert cfg.prolific.enabled and cfg.prolific.screenout_code and cfg.prolific.study_id
+    assert any("2 of 4 trials per listener (balanced" in n for n in cfg.notes)
+    assert not cfg.require_play and not cfg.lock_to_playing

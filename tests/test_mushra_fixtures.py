@@ -71,8 +71,8 @@ def mushra_run(tmp_path_factory, data_dir) -> RunLayout:
 
 @pytest.fixture(scope="session")
 def mushra_test_dir(tmp_path_factory, mushra_run) -> Path:
-    """A built test (4 trials, opus@6/opus@12 + reference + anchors). Session-wide: tests that
-    write ratings copy it (see ``fresh_test``)."""
+    """A built test (4 trials, opus@6/opus@12 + reference + anchors; training on the fifth item).
+    Session-wide: tests that write ratings copy it (see ``fresh_test``)."""
     from listening_test.build import BuildOptions, build_test
 
     out = tmp_path_factory.mktemp("mushra") / "test"
@@ -80,14 +80,46 @@ def mushra_test_dir(tmp_path_factory, mushra_run) -> Path:
     return out
 
 
+PROLIFIC_CODE, SCREENOUT_CODE, STUDY = "C1A2B3C4", "SCRN0UT9", "5f0c0ffee0ddba11c0ffee00"
+
+
+@pytest.fixture(scope="session")
+def crowd_test_dir(tmp_path_factory, mushra_run) -> Path:
+    """A crowd test: Prolific codes, Huggins-pitch screening, 2 of 4 trials per listener."""
+    from listening_test.build import BuildOptions, build_test
+    from listening_test.config import ProlificSettings
+
+    out = tmp_path_factory.mktemp("crowd") / "test"
+    build_test(mushra_run.root, out, BuildOptions(
+        codecs=["opus"], kbps=[6, 12], n_items=4, seed=1, trials_per_listener=2,
+        prolific=ProlificSettings(completion_code=PROLIFIC_CODE, screenout_code=SCREENOUT_CODE, study_id=STUDY)))
+    return out
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ratings.sqlite*"))
+    return dst
+
+
 @pytest.fixture
 def fresh_test(tmp_path, mushra_test_dir) -> Path:
     """A private copy of the built test (no ratings yet)."""
-    import shutil
+    return _copy(mushra_test_dir, tmp_path / "test")
 
-    dst = tmp_path / "test"
-    shutil.copytree(mushra_test_dir, dst, ignore=shutil.ignore_patterns("ratings.sqlite*"))
-    return dst
+
+@pytest.fixture
+def fresh_crowd_test(tmp_path, crowd_test_dir) -> Path:
+    return _copy(crowd_test_dir, tmp_path / "crowd")
+
+
+def enrol(store, cfg, lid: str, token: str | None = None, **kw):
+    """Register ``lid`` and draw its assignment as the app does; returns (token, assignment)."""
+    from listening_test.assignment import new_listener_draw
+
+    tok = store.create_listener(lid, token=token, **kw)
+    return tok, store.assign(lid, tok, new_listener_draw(cfg))
 
 
 def test_fixture_run_is_real_opus(mushra_run):

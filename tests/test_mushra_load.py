@@ -34,7 +34,6 @@ from pathlib import Path
 import pytest
 
 from listening_test.config import DB_NAME, load_config
-from listening_test.protocol import condition_letters, trial_order
 from listening_test.storage import AlreadySubmitted, RatingStore
 from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
 
@@ -52,9 +51,16 @@ def expected_score(lid: str, tid: str, cond: str) -> float:
     return float(int.from_bytes(hashlib.sha256(f"{lid}|{tid}|{cond}".encode()).digest()[:4], "little") % 100)
 
 
+def trial_order(cfg, lid: str) -> list[str]:
+    """The simulated listener's trial order (the app draws its own; any order will do here)."""
+    return random.Random(lid).sample(cfg.trial_ids, len(cfg.trial_ids))
+
+
 def trial_payload(cfg, lid: str, tid: str) -> tuple[dict[str, float], dict[str, str]]:
-    letters = condition_letters(cfg.trial(tid), cfg.seed, lid)
-    return {c: expected_score(lid, tid, c) for c in letters.values()}, {c: L for L, c in letters.items()}
+    """(scores, letters) a simulated listener sends for ``tid``; the letters are a fixed
+    reproducible mapping so the stored rows can be checked (the store keeps whatever it is sent)."""
+    conds = random.Random(f"{lid}|{tid}").sample(cfg.trial(tid).condition_ids, len(cfg.trial(tid).conditions))
+    return {c: expected_score(lid, tid, c) for c in conds}, {c: chr(65 + i) for i, c in enumerate(conds)}
 
 
 class AckLog:

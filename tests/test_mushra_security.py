@@ -7,10 +7,13 @@
 (c) no path from a config (``..``, absolute, symlinks out) and no request path reaches a file
     outside the test folder.
 (d) `mushra serve` binds to 127.0.0.1 unless told otherwise.
+(e) weak admin tokens are refused; admin token guesses are limited (shared by all sessions).
+(f) nothing served reveals the blinding: page contents and audio URLs name no condition.
 """
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -24,13 +27,12 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from listening_test.config import CONFIG_NAME, DB_NAME, ConfigError, load_config, safe_path
-from listening_test.protocol import trial_order
 from listening_test.storage import AuthError, RatingStore
-from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
-from test_mushra_load import ROOT, open_session, server_processes, served, trial_payload
+from test_mushra_fixtures import enrol, fresh_test, mushra_run, mushra_test_dir  # noqa: F401
+from test_mushra_load import ROOT, open_session, server_processes, served, trial_order, trial_payload
 
 APP = str(ROOT / "listening_test" / "app.py")
-ADMIN = "adm1n-s3cret"
+ADMIN = "Vx3-k9Qp7Lm2Zt8RwY4n"
 
 
 def submit_all(store: RatingStore, cfg, lid: str, tok: str) -> None:
@@ -140,7 +142,7 @@ def test_admin_view_needs_the_admin_token(rated_test, monkeypatch):
     test_dir, dave_tok = rated_test
     at = _admin_app(test_dir, monkeypatch, ADMIN)
     _nothing_private(at)  # no token typed yet
-    for wrong in ["wrong", ADMIN[:-1], ADMIN + " ", dave_tok, ADMIN.upper()]:
+    for wrong in ["wrong", ADMIN[:-1], ADMIN + " ", dave_tok]:  # 4 wrong: below the guess limit
         at.text_input(key="admin_token").input(wrong).run()
         assert any("Wrong admin token" in e.value for e in at.error), wrong
         _nothing_private(at)
@@ -188,9 +190,9 @@ def _edit_config(test_dir: Path, edit) -> None:
 
 
 def _outside_wav(test_dir: Path) -> Path:
-    """A real WAV just outside the test folder (so only the location makes it wrong)."""
-    out = test_dir.parent / "outside.wav"
-    shutil.copy(test_dir / "audio" / "t01" / "opus_6.wav", out)
+    """A real audio file just outside the test folder (so only the location makes it wrong)."""
+    out = test_dir.parent / "outside.flac"
+    shutil.copy(test_dir / "audio" / "t01" / "opus_6.flac", out)
     return out
 
 
@@ -198,7 +200,7 @@ def _outside_wav(test_dir: Path) -> Path:
 @pytest.mark.parametrize("kind", ["dotdot", "nested_dotdot", "absolute"])
 def test_config_paths_cannot_leave_the_test_folder(fresh_test, where, kind):
     outside = _outside_wav(fresh_test)
-    rel = {"dotdot": "../outside.wav", "nested_dotdot": "audio/t01/../../../outside.wav",
+    rel = {"dotdot": "../outside.flac", "nested_dotdot": "audio/t01/../../../outside.flac",
            "absolute": str(outside)}[kind]
 
     def edit(d):
@@ -219,7 +221,7 @@ def test_config_paths_cannot_leave_the_test_folder(fresh_test, where, kind):
 def test_symlinks_out_of_the_test_folder_are_refused(fresh_test, what):
     outside = _outside_wav(fresh_test)
     if what == "file":
-        link = fresh_test / "audio" / "t01" / "opus_6.wav"
+        link = fresh_test / "audio" / "t01" / "opus_6.flac"
         link.unlink()
         link.symlink_to(outside)
     else:
@@ -232,16 +234,16 @@ def test_symlinks_out_of_the_test_folder_are_refused(fresh_test, what):
 
 def test_symlink_inside_the_folder_is_fine(fresh_test):
     """Not over-strict: a link to another file of the same test folder is accepted."""
-    link = fresh_test / "audio" / "t01" / "opus_6.wav"
+    link = fresh_test / "audio" / "t01" / "opus_6.flac"
     link.unlink()
-    link.symlink_to(fresh_test / "audio" / "t01" / "opus_12.wav")
+    link.symlink_to(fresh_test / "audio" / "t01" / "opus_12.flac")
     cfg = load_config(fresh_test)
-    assert safe_path(fresh_test, cfg.trial("t01").condition("opus@6").path) == (fresh_test / "audio/t01/opus_12.wav").resolve()
+    assert safe_path(fresh_test, cfg.trial("t01").condition("opus@6").path) == (fresh_test / "audio/t01/opus_12.flac").resolve()
 
 
 def test_serve_refuses_an_escaping_config_before_starting(fresh_test):
     _outside_wav(fresh_test)
-    _edit_config(fresh_test, lambda d: d["trials"][0]["conditions"][0].update(path="../outside.wav"))
+    _edit_config(fresh_test, lambda d: d["trials"][0]["conditions"][0].update(path="../outside.flac"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "evalsuite", "mushra", "serve", str(fresh_test), "--port", "9"],
                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
@@ -264,7 +266,7 @@ def test_app_refuses_a_file_swapped_for_an_outside_link(fresh_test, monkeypatch)
     at.query_params["listener"], at.query_params["token"] = "frank", tok
     at.run()
     assert not at.exception and at.title[0].value.startswith("Volume")
-    ref = fresh_test / cfg.trial(cfg.training_trial or cfg.trials[0].id).reference
+    ref = fresh_test / cfg.training[0].reference
     ref.unlink()
     ref.symlink_to(outside)
     at.run()
@@ -288,7 +290,7 @@ def test_http_paths_reach_no_file_outside_the_served_ones(fresh_test):
     package's source nor /etc."""
     secrets_ = {
         "config": (fresh_test / CONFIG_NAME).read_bytes()[:200],
-        "wav": (fresh_test / "audio" / "t01" / "reference.wav").read_bytes()[1000:1200],
+        "flac": (fresh_test / "audio" / "t01" / "reference.flac").read_bytes()[1000:1200],
         "source": (ROOT / "listening_test" / "config.py").read_bytes()[:200],
         "passwd": Path("/etc/passwd").read_bytes()[:32],
     }
@@ -298,8 +300,8 @@ def test_http_paths_reach_no_file_outside_the_served_ones(fresh_test):
         f"{comp}/..%2F..%2Flistening_test%2Fconfig.py", f"{comp}/%2Fetc%2Fpasswd", f"{comp}//etc/passwd",
         f"{comp}/../../../../../../../../etc/passwd", "/component/..%2F..%2F..%2Fetc%2Fpasswd",
         "/media/..%2F..%2Fmushra.yaml", "/media/../../etc/passwd", "/media/%2Fetc%2Fpasswd",
-        f"/media/{fresh_test}/audio/t01/reference.wav", "/media/0123456789abcdef0123.wav",
-        "/mushra.yaml", "/audio/t01/reference.wav", "/app/static/../mushra.yaml", "/app/static/..%2F..%2Fmushra.yaml",
+        f"/media/{fresh_test}/audio/t01/reference.flac", "/media/0123456789abcdef0123.wav",
+        "/mushra.yaml", "/audio/t01/reference.flac", "/ratings.sqlite", "/app/static/mushra.yaml", "/app/static/../mushra.yaml", "/app/static/..%2F..%2Fmushra.yaml",
         "/static/../../mushra.yaml", "/..%2F..%2F..%2Fetc%2Fpasswd", "/?file=../../etc/passwd",
     ]
     store = RatingStore.for_test(fresh_test)
@@ -309,16 +311,16 @@ def test_http_paths_reach_no_file_outside_the_served_ones(fresh_test):
     with served(fresh_test) as (_, port):
         # a real session on the volume page: the player is registered and one WAV is served
         page = "".join(open_session(port, f"listener=gina&token={tok}"))
-        media = re.findall(r'/media/[0-9a-f]+\.wav', page.replace('\\"', '"'))
+        media = re.findall(r'/media/[0-9a-f]+\.(?:wav|flac)', page.replace('\\"', '"'))
         assert len(media) == 1, page
         status, body = _get(port, media[0])
         cfg = load_config(fresh_test)
-        ref = fresh_test / cfg.trial(cfg.training_trial or cfg.trials[0].id).reference
+        ref = fresh_test / cfg.training[0].reference
         assert status == 200 and body == ref.read_bytes()
         status, body = _get(port, f"{comp}/index.html")
         assert status == 200 and b"<" in body  # the player's own file is served: the route is live
         probes += [f"{media[0]}/../../mushra.yaml", f"{media[0]}%2F..%2F..%2Fmushra.yaml",
-                   media[0].replace(".wav", "/../../../etc/passwd")]
+                   media[0].rsplit(".", 1)[0] + "/../../../etc/passwd"]
         for path in probes:
             status, body = _get(port, path)
             leaked = [k for k, v in secrets_.items() if v in body]
@@ -354,3 +356,76 @@ def test_live_server_listens_on_loopback_only(fresh_test):
             out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
             local = [line.split()[3] for line in out.splitlines() if line.strip()]
             assert local and all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::1]") for a in local), out
+
+
+# -- (e) admin token strength and guess limit --------------------------------------------------------------
+@pytest.mark.parametrize("weak", ["adm1n-s3cret", "passwordpassword", "abcdefghijklmnopqrstuvwxyz"])
+def test_weak_admin_token_disables_the_admin_view(rated_test, monkeypatch, weak):
+    test_dir, _ = rated_test
+    at = _admin_app(test_dir, monkeypatch, weak)
+    assert any("too weak" in e.value and "token_urlsafe" in e.value for e in at.error)
+    assert not [t for t in at.text_input if t.key == "admin_token"]
+    _nothing_private(at)
+
+
+def test_serve_refuses_a_weak_admin_token(fresh_test):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), EVALSUITE_MUSHRA_ADMIN_TOKEN="s3cret-admin")
+    r = subprocess.run([sys.executable, "-m", "evalsuite", "mushra", "serve", str(fresh_test), "--port", "9"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "too weak" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_admin_token_guesses_are_limited(rated_test, monkeypatch):
+    """Five wrong tokens lock the login for every session, the right token included; the lock
+    ends when the failures leave the 15-minute window."""
+    from listening_test.admin_auth import WINDOW_S, check_login
+
+    test_dir, _ = rated_test
+    at = _admin_app(test_dir, monkeypatch, ADMIN)
+    for k in range(5):
+        at.text_input(key="admin_token").input(f"guess-{k}").run()
+        assert any("Wrong admin token" in e.value for e in at.error)
+    at.text_input(key="admin_token").input(ADMIN).run()
+    assert any("locked" in e.value for e in at.error)
+    _nothing_private(at)
+    fresh = _admin_app(test_dir, monkeypatch, ADMIN)  # another session (or server process): locked too
+    fresh.text_input(key="admin_token").input(ADMIN).run()
+    assert any("locked" in e.value for e in fresh.error)
+    _nothing_private(fresh)
+    # the stored clock: once the window has passed, the right token works again
+    store = RatingStore.for_test(test_dir)
+    import time
+
+    assert not check_login(store, ADMIN, ADMIN, time.time()).ok
+    assert check_login(store, ADMIN, ADMIN, time.time() + WINDOW_S + 1).ok
+
+
+# -- (f) nothing served reveals the blinding -----------------------------------------------------------------
+def test_served_trial_page_reveals_no_condition(fresh_test):
+    """A listener's trial page as the server sends it (every element of the run): no condition
+    id, no file name, no letters-to-condition mapping; the audio URLs are opaque names that
+    differ from the file names, and each serves one of the trial's files."""
+    cfg = load_config(fresh_test)
+    store = RatingStore.for_test(fresh_test)
+    tok, a = enrol(store, cfg, "ivy")
+    store.accept("ivy", tok)
+    store.training_done("ivy", tok)
+    store.dispose()
+    tid = a.trials[0]
+    t = cfg.trial(tid)
+    files = {(fresh_test / t.reference).read_bytes()} | {(fresh_test / c.path).read_bytes() for c in t.conditions}
+    with served(fresh_test) as (_, port):
+        page = "".join(open_session(port, f"listener=ivy&token={tok}")).replace('\\"', '"')
+        assert "Trial 1 of 4" in page
+        # (a URL may end in .flac: every signal is FLAC, the format tells nothing)
+        for secret in ["opus", "anchor", "lp35", "lp70", "reference.flac", "opus_6", "audio/", "@6", "@12",
+                       str(fresh_test), json.dumps(dict(a.letters[tid]))]:
+            assert secret not in page, secret
+        media = sorted(set(re.findall(r"/media/[0-9a-f]+\.[a-z0-9]+", page)))
+        assert len(media) >= 6  # this trial's six signals (and the next trial's, when the panel prefetches)
+        bodies = []
+        for m in media:
+            status, body = _get(port, m)
+            assert status == 200
+            bodies.append(body)
+        assert files <= set(bodies)

@@ -177,3 +177,38 @@ def test_concurrent_processes_lose_nothing(tmp_path):
     for lid, _ in tokens:
         got = df[(df["listener_id"] == lid) & (df["trial_id"] == "t03")].set_index("condition")["score"].to_dict()
         assert got == scores(int(lid[1:]) + 3)
+
+
+def test_reissue_keeps_everything_but_the_old_token(tmp_path):
+    from listening_test.storage import UnknownListener
+
+    store = RatingStore.for_test(tmp_path)
+    old = store.create_listener("alice")
+    store.accept("alice", old)
+    store.submit_trial("alice", old, "t01", scores(50), LABELS, 0, 1.0)
+    before = store.ratings_frame()
+    new = store.reissue_token("alice")
+    with pytest.raises(AuthError):
+        store.state("alice", old)
+    st = store.state("alice", new)
+    assert st.accepted and st.completed == {"t01"} and store.ratings_frame().equals(before)
+    assert store.progress(4).set_index("listener_id").loc["alice", "links_reissued"] == 1
+    with pytest.raises(UnknownListener):
+        store.reissue_token("nobody")
+
+
+def test_given_token_and_playback(tmp_path):
+    """A Prolific listener's token is their SESSION_ID (stored hashed); playback is stored with
+    the ratings of a trial."""
+    store = RatingStore.for_test(tmp_path)
+    session = "5c9d8e7f6a5b4c3d2e1f0a9b"
+    assert store.create_listener("60a1b2c3d4e5f60718293a4b", token=session, source="prolific", study_id="s1") == session
+    assert store.state("60a1b2c3d4e5f60718293a4b", session).source == "prolific"
+    with pytest.raises(ValueError):
+        store.create_listener("x", token="short")
+    store.submit_trial("60a1b2c3d4e5f60718293a4b", session, "t01", scores(50), LABELS, 0, 1.0,
+                       played={c: c != "opus@6" for c in CONDS}, seconds_listened={c: 1.5 for c in CONDS})
+    pb = store.playback_frame().set_index("condition")
+    assert not pb.loc["opus@6", "played"] and pb.loc["reference", "played"] and (pb["seconds_listened"] == 1.5).all()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("ratings.sqlite*"))
+    assert session.encode() not in raw
