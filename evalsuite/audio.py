@@ -33,18 +33,24 @@ def read_audio(path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(x), int(rate)
 
 
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Float [-1, 1) to 16-bit samples: x * 32768 rounded, saturated. The one quantiser for every
+    16-bit file evalsuite writes (WAV or FLAC hold the same samples)."""
+    return np.clip(np.round(np.asarray(x, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
 def wav_bytes(x: np.ndarray, rate: int, subtype: str = "FLOAT") -> bytes:
     """A WAV file's bytes, deterministic: the same samples always give the same bytes (libsndfile
     stamps float WAVs with a time in a PEAK chunk), so files can be keyed on their sha256.
     ``FLOAT`` (32-bit IEEE) or ``PCM_16`` (rounded, saturated)."""
     import struct
 
-    a = np.asarray(x, dtype=np.float32)
+    a = np.asarray(x)
     ch = 1 if a.ndim == 1 else int(a.shape[1])
     if subtype == "FLOAT":
         data, fmt, bits = a.astype("<f4").tobytes(), 3, 32
     elif subtype == "PCM_16":
-        data = np.clip(np.round(a.astype(np.float64) * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        data = to_pcm16(a).astype("<i2").tobytes()  # from the samples as given (no float32 detour)
         fmt, bits = 1, 16
     else:
         raise ValueError(f"wav_bytes writes FLOAT or PCM_16, not {subtype!r}")

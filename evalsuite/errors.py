@@ -22,11 +22,12 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from .metrics.base import MetricUnavailable
     from .runner import RunError
     from .sources import CorpusError
+    from .run_audio import RunAudioError
     from .store import StoreError
 
     types: list[type[BaseException]] = [AudioError, BitstreamError, CacheError, CodecUnavailable, UnsupportedBitrate,
                                         DataError, ExecutorError, ResourceError, GridError, RunLocked, MetricUnavailable,
-                                        RunError, CorpusError, StoreError]
+                                        RunError, CorpusError, StoreError, RunAudioError]
     try:
         from listening_test.config import ConfigError
 

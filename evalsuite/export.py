@@ -29,7 +29,8 @@ def results_table(e: "_Engine") -> pd.DataFrame:
                     "condition_kind": cond.kind.value, "codec": cond.codec, "requested_kbps": cond.requested_kbps,
                     "kbps_used": math.nan, "measured_kbps": math.nan, "lag_samples": math.nan,
                     "encode_cpu_s": math.nan, "decode_cpu_s": math.nan, "latency_ms": math.nan,
-                    "codec_settings": "{}", "codec_info": "{}", "codec_version": "", "note": "", "audio_path": ""}
+                    "codec_settings": "{}", "codec_info": "{}", "codec_version": "", "note": "", "audio_path": "",
+                    "audio_sha256": ""}
             status, reason = "", ""
             if it.error:
                 status, reason = L.BAD_INPUT, it.error
@@ -53,7 +54,7 @@ def results_table(e: "_Engine") -> pd.DataFrame:
                 if rec.status != L.OK:
                     status, reason = rec.status, rec.error
                 else:
-                    base["audio_path"] = rec.audio_rel
+                    base.update(audio_path=rec.audio_rel, audio_sha256=rec.audio_sha)
             for m in e.metrics:
                 if m.applies_to is not None and it.category not in m.applies_to:
                     continue

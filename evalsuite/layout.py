@@ -31,7 +31,7 @@ RESULT_COLUMNS = [
     "item", "category", "cluster", "condition", "condition_kind", "codec", "requested_kbps", "kbps_used",
     "measured_kbps", "lag_samples", "encode_cpu_s", "decode_cpu_s", "latency_ms", "metric", "value", "status",
     "error", "higher_is_better", "metric_version", "metric_mode", "codec_settings", "codec_info", "codec_version",
-    "note", "audio_path",
+    "note", "audio_path", "audio_sha256",
 ]
 
 #: columns that measure this machine's speed, not the result: they differ between identical runs

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from evalsuite.anchors import get_anchor
-from evalsuite.audio import AudioError, atomic_write_bytes, loudness_lufs, read_audio, to_mono, write_audio
+from evalsuite.run_audio import audio_index, read_run_audio
+from evalsuite.audio import AudioError, loudness_lufs, to_mono, to_pcm16, write_audio
+from evalsuite.fsutil import atomic_write_bytes
 from evalsuite.conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition, ordered_ids
 from evalsuite.layout import ITEM_COLUMNS, RunLayout
 
@@ -125,20 +127,11 @@ def common_gain_db(signals: dict[str, np.ndarray], rate: int, target_lufs: float
     return {k: target - lufs[k] for k in signals}, target
 
 
-def pcm16(x: np.ndarray) -> np.ndarray:
-    """The 16-bit samples libsndfile stores in a 16-bit WAV of float audio (float32 times
-    0x7FFFFFFF in float32, rounded, top 16 bits), so the FLAC holds exactly what the WAV held.
-    (libsndfile's own float-to-FLAC path scales differently and changes about half the samples
-    by one LSB.)"""
-    y = np.rint(np.asarray(x, dtype=np.float32) * np.float32(0x7FFFFFFF)).astype(np.int64) >> 16
-    return np.clip(y, -32768, 32767).astype(np.int16)
-
-
 def flac_bytes(x: np.ndarray, rate: int) -> bytes:
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, pcm16(x), int(rate), subtype="PCM_16", format="FLAC")
+    sf.write(buf, to_pcm16(x), int(rate), subtype="PCM_16", format="FLAC")  # the WAV's exact samples
     return buf.getvalue()
 
 
@@ -212,18 +205,15 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
     items = _read_items(run)
     if "error" in items.columns:  # items the runner could not prepare
         items = items[items["error"].isna() | (items["error"].astype(str).str.strip() == "")]
-    conds, dropped = _available_conditions(run, list(items["item"].astype(str)), conds)
+    index = audio_index(run)
+    conds, dropped = _available_conditions(run, index, list(items["item"].astype(str)), conds)
     rated, training, warnings = _choose(items, opts, run)
     category = dict(zip(items["item"].astype(str), items["category"].astype(str)))
     every = list(dict.fromkeys(rated + training))
-    missing = []
-    for item in every:
-        for p in [run.reference_audio(item)] + [run.decoded_audio(c.codec, c.kbps, item) for c in conds]:
-            if not p.is_file():
-                missing.append(str(p.relative_to(run.root)))
+    missing = [f"{item} {c.id}" for item in every for c in conds if (item, c.id) not in index]
     if missing:
         raise ConfigError(
-            f"the run {run.root} lacks {len(missing)} audio file(s) needed for the test, e.g. "
+            f"the run {run.root} has no audio for {len(missing)} item x condition(s) needed for the test, e.g. "
             + ", ".join(missing[:5])
             + " (check the codec/bitrate names, or re-run `evalsuite run` with them)"
         )
@@ -232,9 +222,9 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
                           f"the number of trials, {len(rated)}")
 
     downmixed: list[str] = []
-    trials = [_build_trial(run, out_dir, f"t{i:02d}", item, category[item], conds, opts, downmixed)
+    trials = [_build_trial(run, index, out_dir, f"t{i:02d}", item, category[item], conds, opts, downmixed)
               for i, item in enumerate(rated, 1)]
-    practice = [_build_trial(run, out_dir, f"p{i:02d}", item, category[item], conds, opts, downmixed)
+    practice = [_build_trial(run, index, out_dir, f"p{i:02d}", item, category[item], conds, opts, downmixed)
                 for i, item in enumerate(training, 1)]
     short = short_excerpt_warning(trials + practice)
     if short:
@@ -278,13 +268,13 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
     return cfg
 
 
-def _available_conditions(run: RunLayout, items: list[str], conds: list[Condition]):
-    """Drop conditions the run has no audio for at all (for any of ``items``), e.g. 12 kbps for SoundStream, whose
-    range ends at 9.2 kbps (the runner marks those 'unsupported'). A condition present for some
-    items only is kept, and the caller reports the missing files: trials must be comparable."""
+def _available_conditions(run: RunLayout, index: dict, items: list[str], conds: list[Condition]):
+    """Drop conditions the run's table has no audio for at all (for any of ``items``), e.g. 12 kbps for
+    SoundStream, whose range ends at 9.2 kbps (the runner marks those 'unsupported'). A condition present
+    for some items only is kept, and the caller reports what is missing: trials must be comparable."""
     keep, dropped = [], []
     for c in conds:
-        if any(run.decoded_audio(c.codec, c.kbps, i).is_file() for i in items):
+        if any((i, c.id) in index for i in items):
             keep.append(c)
         else:
             dropped.append(c.id)
@@ -295,15 +285,15 @@ def _available_conditions(run: RunLayout, items: list[str], conds: list[Conditio
     return keep, dropped
 
 
-def _build_trial(run: RunLayout, out_dir: Path, tid: str, item: str, category: str,
+def _build_trial(run: RunLayout, index: dict, out_dir: Path, tid: str, item: str, category: str,
                  conds: list[Condition], opts: BuildOptions, downmixed: list[str]) -> Trial:
-    ref, rate = read_audio(run.reference_audio(item))
+    ref, rate = read_run_audio(run, index, item, REFERENCE)
     if ref.ndim > 1:
         downmixed.append(item)
         ref = to_mono(ref)
     raw = {REFERENCE: ref}
     for c in conds:
-        x, r = read_audio(run.decoded_audio(c.codec, c.kbps, item))
+        x, r = read_run_audio(run, index, item, c.id)
         if x.ndim > 1:
             x = to_mono(x)
         if r != rate:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +20,10 @@ from .data import RunData
 LABELS = {REFERENCE: "reference (unprocessed)", MID_ANCHOR: "anchor: 7 kHz low-pass", LOW_ANCHOR: "anchor: 3.5 kHz low-pass"}
 
 
-def clip_data_uri(path: Path, max_seconds: float = 4.0) -> str:
+def clip_data_uri(x: np.ndarray, rate: int, max_seconds: float = 4.0) -> str:
     import soundfile as sf
 
-    x, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    x = x[: int(max_seconds * rate)]
+    x = np.asarray(x, dtype=np.float32)[: int(max_seconds * rate)]
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1, 1), rate, format="FLAC", subtype="PCM_16")
     return "data:audio/flac;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -48,18 +46,6 @@ def pick_items(run: RunData, metric: str | None, per_category: int = 1) -> list[
     return picked
 
 
-def _audio_path(run: RunData, item: str, condition: str) -> Path | None:
-    rows = run.results[(run.results["item"] == item) & (run.results["condition"] == condition)]
-    if "audio_path" in rows:
-        for rel in rows["audio_path"].dropna():
-            if rel and (run.layout.root / rel).is_file():
-                return run.layout.root / rel
-    if condition == REFERENCE:
-        p = run.layout.reference_audio(item)
-        return p if p.is_file() else None
-    return None
-
-
 def _label(run: RunData, item: str, condition: str) -> str:
     if condition in LABELS:
         return LABELS[condition]
@@ -71,17 +57,27 @@ def _label(run: RunData, item: str, condition: str) -> str:
 def players_html(run: RunData, items: list[str], max_seconds: float = 4.0) -> str:
     """One table per item: every condition with audio, in the shared order (reference, anchors,
     codecs by bitrate), labelled with the bitrate measured on that item."""
+    from evalsuite.run_audio import RunAudioError, audio_index, read_run_audio
+
     parts = []
     cats = run.results.groupby("item")["category"].first()
+    try:
+        index = audio_index(run.layout)
+    except RunAudioError:
+        index = {}
     for it in items:
         conds = ordered_ids(run.results.loc[run.results["item"] == it, "condition"].unique(), run.codecs())
         rows = []
         for cond in conds:
-            p = _audio_path(run, it, cond)
-            if p is None:
+            if (it, cond) not in index and cond != REFERENCE:
+                continue
+            try:  # only audio the run's table vouches for (sha256 checked)
+                x, rate = read_run_audio(run.layout, index, it, cond)
+            except RunAudioError as e:
+                rows.append(f"<tr><td>{html.escape(_label(run, it, cond))}</td><td>{html.escape(str(e))}</td></tr>")
                 continue
             rows.append(f"<tr><td>{html.escape(_label(run, it, cond))}</td><td><audio controls preload=\"none\" "
-                        f"src=\"{clip_data_uri(p, max_seconds)}\"></audio></td></tr>")
+                        f"src=\"{clip_data_uri(x, rate, max_seconds)}\"></audio></td></tr>")
         parts.append(f"<h4>{html.escape(str(cats.get(it, '')))}: {html.escape(it)}</h4>"
                      f"<table class=\"evalsuite-audio\"><tbody>{''.join(rows) or '<tr><td>(no audio)</td></tr>'}"
                      "</tbody></table>")

@@ -33,3 +33,61 @@ def data_dir() -> Path:
 def _data_env():
     os.environ.setdefault("EVALSUITE_DATA", str(_data_dir()))
     yield
+
+
+# -- shared audio --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def speech48(data_dir):
+    """pesq_speech.wav (python-pesq's example utterance) at 48 kHz mono."""
+    from evalsuite.audio import read_audio, resample, to_mono
+
+    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
+    return resample(to_mono(x), r, 48000)
+
+
+# -- MUSHRA: a run made by the product's runner, and tests built from it ------------------------------
+@pytest.fixture(scope="session")
+def mushra_run(tmp_path_factory, data_dir):
+    from tests.support.mushra import make_run
+
+    return make_run(tmp_path_factory.mktemp("mushra-run") / "run", data_dir)
+
+
+@pytest.fixture(scope="session")
+def mushra_test_dir(tmp_path_factory, mushra_run):
+    """A built test (4 trials, opus@6/opus@12 + reference + anchors; training on the fifth item).
+    Session-wide: tests that write ratings copy it (see ``fresh_test``)."""
+    from listening_test.build import BuildOptions, build_test
+
+    out = tmp_path_factory.mktemp("mushra") / "test"
+    build_test(mushra_run.root, out, BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=4, seed=1))
+    return out
+
+
+@pytest.fixture(scope="session")
+def crowd_test_dir(tmp_path_factory, mushra_run):
+    """A crowd test: Prolific codes, Huggins-pitch screening, 2 of 4 trials per listener."""
+    from listening_test.build import BuildOptions, build_test
+    from listening_test.config import ProlificSettings
+    from tests.support.mushra import PROLIFIC_CODE, SCREENOUT_CODE, STUDY
+
+    out = tmp_path_factory.mktemp("crowd") / "test"
+    build_test(mushra_run.root, out, BuildOptions(
+        codecs=["opus"], kbps=[6, 12], n_items=4, seed=1, trials_per_listener=2,
+        prolific=ProlificSettings(completion_code=PROLIFIC_CODE, screenout_code=SCREENOUT_CODE, study_id=STUDY)))
+    return out
+
+
+@pytest.fixture
+def fresh_test(tmp_path, mushra_test_dir):
+    """A private copy of the built test (no ratings yet)."""
+    from tests.support.mushra import copy_test
+
+    return copy_test(mushra_test_dir, tmp_path / "test")
+
+
+@pytest.fixture
+def fresh_crowd_test(tmp_path, crowd_test_dir):
+    from tests.support.mushra import copy_test
+
+    return copy_test(crowd_test_dir, tmp_path / "crowd")

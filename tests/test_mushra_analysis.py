@@ -19,7 +19,6 @@ from listening_test.analysis import (
 )
 from listening_test.config import load_config
 from listening_test.storage import RatingStore
-from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
 
 
 def table(rows: dict[str, dict[str, list[float]]], categories=("speech", "speech", "music", "music")) -> pd.DataFrame:

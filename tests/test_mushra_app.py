@@ -2,9 +2,8 @@
 a set-aside item, rating rules, storage of a trial, resume through the personal link, public
 base URL of links, prefetch of the next trial, admin view and link reissue.
 
-``submit`` below is the only part that knows the rating panel: the interim one (player +
-Streamlit sliders, listening_test/panel.py) is driven through its sliders and button, the
-component (listening_test.player.rating_panel) through its value, as the browser would send it."""
+``submit`` below is the only part that knows the rating panel (listening_test.player.rating_panel):
+it sets the component's value as the browser sends it on a submit click."""
 from __future__ import annotations
 
 import re
@@ -16,9 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from listening_test.config import load_config
 from listening_test.storage import RatingStore
-from test_mushra_fixtures import enrol, fresh_test, mushra_run, mushra_test_dir  # noqa: F401
-
-APP = str(Path(__file__).resolve().parents[1] / "listening_test" / "app.py")
+from tests.support.mushra import enrol
 ADMIN = "q7Vd-2mXk9PzR4wLt8Hs"
 
 
@@ -59,18 +56,11 @@ def sliders(at: AppTest, key: str) -> dict[str, object]:
 
 def submit(at: AppTest, key: str, scores: dict[str, int], label: str = "Submit and continue") -> None:
     """Rate the signals in ``scores`` (letter -> 0..100; others stay unrated) and press submit."""
-    import listening_test.panel as panel
-
-    if panel.INTERIM:
-        assert sorted(sliders(at, key)) == list("ABCDE")
-        for letter, v in scores.items():
-            sliders(at, key)[letter].set_value(v).run()
-        button(at, label).click().run()
-    else:
-        at.session_state[f"mushra_panel.{key}"] = dict(
-            trial_key=key, nonce=uuid.uuid4().hex, ratings={L: float(v) for L, v in scores.items()},
-            played=dict.fromkeys("ABCDE", True), seconds_listened=dict.fromkeys("ABCDE", 1.0))
-        at.run()
+    # the component's value, as the browser sends it on the submit click
+    at.session_state[f"mushra_panel.{key}"] = dict(
+        trial_key=key, nonce=uuid.uuid4().hex, ratings={L: float(v) for L, v in scores.items()},
+        played=dict.fromkeys("ABCDE", True), seconds_listened=dict.fromkeys("ABCDE", 1.0))
+    at.run()
     assert not at.exception, at.exception
 
 

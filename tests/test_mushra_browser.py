@@ -36,8 +36,7 @@ import yaml
 from listening_test.cli import streamlit_command
 from listening_test.config import load_config
 from listening_test.storage import RatingStore
-from test_mushra_fixtures import (PROLIFIC_CODE, SCREENOUT_CODE, STUDY, crowd_test_dir, enrol,  # noqa: F401
-                                  fresh_crowd_test, fresh_test, mushra_run, mushra_test_dir)
+from tests.support.mushra import PROLIFIC_CODE, SCREENOUT_CODE, STUDY, enrol
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from evalsuite.anchors import get_anchor
 from evalsuite.audio import loudness_lufs, read_audio, write_audio
 from listening_test.build import BuildOptions, build_test, choose_items
 from listening_test.config import ConfigError, load_config, safe_path, validate_config
-from test_mushra_fixtures import RATE, crowd_test_dir, fresh_test, make_run, mushra_run, mushra_test_dir  # noqa: F401
+from tests.support.mushra import RATE, make_run
 
 
 def test_build_contents(mushra_test_dir):
@@ -83,12 +83,30 @@ def test_missing_audio_is_clear(tmp_path, mushra_run):
         build_test(tmp_path, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6]))
 
 
-def test_mismatched_length_rejected(tmp_path, data_dir):
+def test_audio_changed_after_the_run_is_refused(tmp_path, data_dir):
+    """The build uses only audio the run's table vouches for (sha256): a file changed or
+    truncated since the run wrote it is never put in front of listeners."""
     run = make_run(tmp_path / "run", data_dir, items={"robin": ("general/robin.ogg", "general")}, seconds=1.0)
     x, r = read_audio(run.decoded_audio("opus", 6, "robin"))
     sf.write(str(run.decoded_audio("opus", 6, "robin")), x[:-100], r, subtype="FLOAT")
-    with pytest.raises(Exception, match="samples, the reference"):
+    with pytest.raises(Exception, match="changed since the run wrote it"):
         build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6], n_items=1, training_from_rated=True))
+
+
+def test_audio_left_from_another_command_is_not_used(tmp_path, data_dir):
+    """The run folder keeps opus@12's files after a later command ran only opus@6: the build
+    follows the run's table, not the files lying in the folder."""
+    from evalsuite.cli import main
+
+    run = make_run(tmp_path / "run", data_dir, items={"robin": ("general/robin.ogg", "general"),
+                                                      "castanets48": ("music/castanets48_stereo.wav", "music")},
+                   seconds=1.0)
+    assert main(["run", "--corpus", str(tmp_path / "run-corpus"), "--codecs", "opus", "--kbps", "6", "--metrics",
+                 "si_sdr", "--segment-s", "1", "--out", str(run.root), "--jobs", "1", "--no-progress"]) == 0
+    assert run.decoded_audio("opus", 12, "robin").is_file()  # still there, from the first command
+    cfg = build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=1))
+    assert {c.id for c in cfg.trials[0].conditions} == {"opus@6", "reference", "anchor_lp35", "anchor_lp70"}
+    assert any("left out opus@12" in n for n in cfg.notes)
 
 
 def test_validate_rejects_bad_config(fresh_test):
@@ -135,7 +153,7 @@ def test_partly_missing_condition_is_an_error(tmp_path, data_dir):
     items = {"robin": ("general/robin.ogg", "general"), "castanets48": ("music/castanets48_stereo.wav", "music")}
     run = make_run(tmp_path / "run", data_dir, items=items, seconds=1.0)
     run.decoded_audio("opus", 12, "robin").unlink()
-    with pytest.raises(ConfigError, match=r"lacks 1 audio file.*audio/opus/12/robin.wav"):
+    with pytest.raises(Exception, match=r"audio/opus/12/robin.wav is missing"):
         build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6, 12], n_items=2,
                                                           training_from_rated=True))
 
@@ -216,19 +234,15 @@ def test_anchors_are_the_runs_definition(mushra_test_dir):
             assert np.sqrt(np.mean(resid ** 2)) < 3e-4, (t.id, name)  # ~16-bit rounding of both files
 
 
-def test_multichannel_items_are_downmixed(tmp_path, data_dir):
-    """Tests are mono: a stereo run is downmixed (channel average) and the config says so."""
-    items = {"robin": ("general/robin.ogg", "general"), "castanets48": ("music/castanets48_stereo.wav", "music")}
-    run = make_run(tmp_path / "run", data_dir, items=items, seconds=1.0)
-    for item in items:
-        for p in (run.reference_audio(item), run.decoded_audio("opus", 6, item)):
-            x, r = read_audio(p)
-            write_audio(p, np.stack([x, 0.5 * x], axis=1), r)  # right channel 6 dB down
-    cfg = build_test(run.root, tmp_path / "t", BuildOptions(codecs=["opus"], kbps=[6], n_items=1))
-    assert any(n.startswith("downmixed to mono: castanets48, robin") for n in cfg.notes)
+def test_tests_are_mono(mushra_run, mushra_test_dir):
+    """The run prepares mono items (castanets48 is a stereo recording) and every signal of the
+    test is mono; the config says so."""
+    items = pd.read_csv(mushra_run.items_csv).set_index("item")
+    assert "downmixed from 2 channels" in items.loc["castanets48", "note"]
+    cfg = load_config(mushra_test_dir)
     assert any(n.startswith("mono:") for n in cfg.notes)
     for t in cfg.trials + cfg.training:
-        assert {sf.info(str(tmp_path / "t" / c.path)).channels for c in t.conditions} == {1}
+        assert {sf.info(str(mushra_test_dir / c.path)).channels for c in t.conditions} == {1}
 
 
 def test_crowd_settings_are_written(crowd_test_dir):

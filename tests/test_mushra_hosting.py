@@ -11,7 +11,6 @@ from listening_test.cli import streamlit_command
 from listening_test.config import ProlificSettings
 from listening_test.links import base_from_browser, is_loopback, normalize_public_url, personal_link
 from listening_test.prolific import completion_link, visit_from_query
-from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
 
 
 def test_public_url_normalised_and_checked():

@@ -35,7 +35,6 @@ import pytest
 
 from listening_test.config import DB_NAME, load_config
 from listening_test.storage import AlreadySubmitted, RatingStore
-from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
 
 HERE, ROOT = Path(__file__).resolve().parent, Path(__file__).resolve().parents[1]
 LOAD_SECONDS = float(os.environ.get("EVALSUITE_LOAD_SECONDS", "120"))

@@ -15,7 +15,7 @@ from listening_test.build import BuildOptions, build_test
 from listening_test.config import TestConfig, load_config
 from listening_test.protocol import next_trial, submit_problems
 from listening_test.storage import RatingStore
-from test_mushra_fixtures import enrol, fresh_test, mushra_run, mushra_test_dir  # noqa: F401
+from tests.support.mushra import enrol
 
 IDS = [f"listener{i}" for i in range(8)]
 

@@ -17,9 +17,6 @@ from streamlit.testing.v1 import AppTest
 from listening_test.screening import (GAP_S, INTERVAL_S, N_TRIALS, RATE, ScreeningPlan, ScreeningTrial, draw_plan,
                                       get_test, score, stimulus_wav)
 from listening_test.storage import RatingStore
-from test_mushra_fixtures import fresh_test, mushra_run, mushra_test_dir  # noqa: F401
-
-APP = str(Path(__file__).resolve().parents[1] / "listening_test" / "app.py")
 
 
 def intervals(wav: bytes) -> tuple[list[np.ndarray], int]:

@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from listening_test.config import CONFIG_NAME, DB_NAME, ConfigError, load_config, safe_path
 from listening_test.storage import AuthError, RatingStore
-from test_mushra_fixtures import enrol, fresh_test, mushra_run, mushra_test_dir  # noqa: F401
+from tests.support.mushra import enrol
 from test_mushra_load import ROOT, open_session, server_processes, served, trial_order, trial_payload
 
 APP = str(ROOT / "listening_test" / "app.py")

@@ -21,7 +21,7 @@ def comparable(df):
     the folder-relative audio path)."""
     from evalsuite.layout import TIMING_COLUMNS
 
-    return df.drop(columns=[c for c in (*TIMING_COLUMNS, "audio_path") if c in df.columns])
+    return df.drop(columns=[c for c in (*TIMING_COLUMNS, "audio_path", "audio_sha256") if c in df.columns])
 
 
 def store_counts(run_dir: Path) -> dict[str, int]:
