@@ -78,9 +78,10 @@ def main() -> None:
         print(f"{'paper C=%d (24 kHz)' % c:28s} {6.0:5.1f} {off:12.2f} {st:30.2f}", flush=True)
     data = os.environ.get("EVALSUITE_DATA")
     if data:
+        from pathlib import Path
+
         from evalsuite.data import lyra_model_dir
         from evalsuite.soundstream.lyra_port import load_lyra_v2
-        from pathlib import Path
 
         md = lyra_model_dir(Path(data))
         m = load_lyra_v2(md)

@@ -21,8 +21,8 @@ positive = B better).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class Curve:
     quality: np.ndarray
 
     @classmethod
-    def of(cls, rate: Sequence[float], quality: Sequence[float], higher_is_better: bool = True) -> "Curve":
+    def of(cls, rate: Sequence[float], quality: Sequence[float], higher_is_better: bool = True) -> Curve:
         r = np.asarray(rate, dtype=np.float64)
         q = np.asarray(quality, dtype=np.float64)
         if r.shape != q.shape or r.ndim != 1:
@@ -188,7 +188,7 @@ def rate_to_match(rate, quality, target_quality: float, *, higher_is_better: boo
             from scipy.optimize import brentq
 
             f = PchipInterpolator(x, c.quality, extrapolate=False)
-            return float(10 ** brentq(lambda v: float(f(v)) - t, x[i], x[i + 1], xtol=1e-12))
+            return float(10 ** brentq(lambda v, f=f: float(f(v)) - t, x[i], x[i + 1], xtol=1e-12))
     return None
 
 

@@ -219,7 +219,6 @@ def _run(args) -> int:
 
 
 def _score(args) -> int:
-    import numpy as np
 
     from .audio import check_audio, find_lag, match_length, read_audio, resample, to_mono
     from .codecs.transcode import shift

@@ -7,12 +7,12 @@ Ids: ``reference``, ``anchor_lp35``, ``anchor_lp70`` and ``<codec>@<kbps:g>`` (`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Iterable
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     CODEC = "codec"
     REFERENCE = "reference"
     ANCHOR = "anchor"
@@ -79,7 +79,7 @@ class Condition:
         return self.codec if self.kbps is None else f"{self.codec}/{kbps_label(self.kbps)}"
 
     @classmethod
-    def parse(cls, cid: str) -> "Condition":
+    def parse(cls, cid: str) -> Condition:
         if "@" not in cid:
             return cls(cid)
         codec, kbps = cid.rsplit("@", 1)
@@ -89,7 +89,7 @@ class Condition:
             raise ValueError(f"not a condition id: {cid!r} (expected codec@kbps, reference or an anchor)") from e
 
     @classmethod
-    def from_row(cls, codec: str, requested_kbps: float | None) -> "Condition":
+    def from_row(cls, codec: str, requested_kbps: float | None) -> Condition:
         if kind_of(codec) is not Kind.CODEC:
             return cls(codec)
         return cls(codec, requested_kbps)

@@ -27,8 +27,20 @@ from pathlib import Path
 import numpy as np
 
 from . import item_ids
-from .audio import (AudioError, audio_info, check_audio, clipped_fraction, frame_energies, loudness_lufs,
-                    normalize_loudness, read_segment, resample, to_mono, wav_bytes, wav_truncation)
+from .audio import (
+    AudioError,
+    audio_info,
+    check_audio,
+    clipped_fraction,
+    frame_energies,
+    loudness_lufs,
+    normalize_loudness,
+    read_segment,
+    resample,
+    to_mono,
+    wav_bytes,
+    wav_truncation,
+)
 from .cache import read_json, write_json
 from .fsutil import atomic_write_bytes, sha256_file
 from .layout import ITEM_COLUMNS as _LAYOUT_ITEM_COLUMNS

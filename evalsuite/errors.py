@@ -20,9 +20,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from .grid import GridError
     from .lock import RunLocked
     from .metrics.base import MetricUnavailable
+    from .run_audio import RunAudioError
     from .runner import RunError
     from .sources import CorpusError
-    from .run_audio import RunAudioError
     from .store import StoreError
 
     types: list[type[BaseException]] = [AudioError, BitstreamError, CacheError, CodecUnavailable, UnsupportedBitrate,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from .context import RunContext
 
@@ -68,12 +68,12 @@ class SerialExecutor(Executor):
 
 def _pool(jobs: int, ctx: RunContext) -> Executor:
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    from .worker import init_process
 
     # spawn: ViSQOL's and torch's thread pools do not survive fork
     import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .worker import init_process
 
     return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=init_process,
                                initargs=(ctx, os.getpid()))

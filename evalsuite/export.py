@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .runner import _Engine
 
 
-def results_table(e: "_Engine") -> pd.DataFrame:
+def results_table(e: _Engine) -> pd.DataFrame:
     rows: list[dict] = []
     for it in e.items:
         for cond, entry in e.conditions:

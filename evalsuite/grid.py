@@ -37,7 +37,7 @@ class KbpsRequest:
     hi: float = math.inf
 
     @classmethod
-    def parse(cls, text: str) -> "KbpsRequest":
+    def parse(cls, text: str) -> KbpsRequest:
         t = text.strip().lower()
         if t.startswith("native"):
             rest = t[len("native"):]

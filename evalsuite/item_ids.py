@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 MAX_LEN = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")

@@ -24,15 +24,24 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import layout as L
 from .conditions import Condition, Kind
 from .context import RunContext
 from .corpus import CorpusConfig, Item, PreparedCorpus, prepare, write_items_csv
 from .fsutil import ResourceError, atomic_write_bytes, clean_temp_files, read_verified
-from .grid import (CodecEntry, GridError, KbpsRequest, MetricEntry, anchor_key, build_codecs, build_conditions,
-                   build_metrics, check_applicable)
+from .grid import (
+    CodecEntry,
+    GridError,
+    KbpsRequest,
+    MetricEntry,
+    anchor_key,
+    build_codecs,
+    build_conditions,
+    build_metrics,
+    check_applicable,
+)
 from .store import ResultStore, ScoreRow, TranscodeRecord
 from .worker import ScoreInput, ScoreResult, ScoreTask, TranscodeResult, TranscodeTask
 

@@ -9,9 +9,10 @@ result; no other task is blamed and the rest of the grid keeps its parallelism.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Hashable, Iterator
+from typing import Any
 
 
 class Scheduler:

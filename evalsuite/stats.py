@@ -16,8 +16,8 @@ docs/statistics.md explains the methods, the thresholds and why.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 

@@ -175,7 +175,7 @@ class Worker:
     def transcode(self, t: TranscodeTask) -> TranscodeResult:
         import numpy as np
 
-        from .audio import AudioError, read_audio, wav_bytes
+        from .audio import AudioError, wav_bytes
         from .codecs.base import CodecUnavailable
         from .fsutil import atomic_write_bytes, is_resource_error, sha256_bytes
         from .layout import CODEC_ERROR, OK, UNAVAILABLE
@@ -230,12 +230,12 @@ class Worker:
 
     # --- score stage -----------------------------------------------------------------------
     def score(self, t: ScoreTask) -> ScoreResult:
+        import numpy as np
+
         from .audio import read_audio
         from .fsutil import is_resource_error, read_verified
         from .layout import METRIC_ERROR, NOT_APPLICABLE, OK
         from .metrics.base import MetricUnavailable
-
-        import numpy as np
 
         rows: list[dict] = []
         stale: list[str] = []

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from .config import TestConfig
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from evalsuite.anchors import get_anchor
-from evalsuite.run_audio import audio_index, read_run_audio
 from evalsuite.audio import AudioError, loudness_lufs, to_mono, to_pcm16, write_audio
-from evalsuite.fsutil import atomic_write_bytes
 from evalsuite.conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition, ordered_ids
+from evalsuite.fsutil import atomic_write_bytes
 from evalsuite.layout import ITEM_COLUMNS, RunLayout
+from evalsuite.run_audio import audio_index, read_run_audio
 
 from .config import (
     MAX_CLIP_S,
@@ -70,7 +70,7 @@ class BuildOptions:
     audio_format: str = "flac"
 
 
-def choose_items(items: "pd.DataFrame", n: int, seed: int = 0) -> list[str]:  # noqa: F821
+def choose_items(items: pd.DataFrame, n: int, seed: int = 0) -> list[str]:  # noqa: F821
     """Balanced choice across categories: categories take turns (sorted by name), each giving
     its next item in a seeded shuffle, until ``n`` items are chosen or all are used. With 12
     items and 4 categories of enough items, each category gets 3."""
@@ -259,7 +259,7 @@ def build_test(run_dir: Path, out_dir: Path, opts: BuildOptions) -> TestConfig:
         loudness_lufs=float(opts.loudness_lufs),
         max_clip_s=float(opts.max_clip_s),
         source_run=str(run.root.resolve()),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         notes=notes,
         warnings=warnings,
     )

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import PROLIFIC_COMPLETE_URL
+from .config import PROLIFIC_COMPLETE_URL, ConfigError
 
 APP = Path(__file__).with_name("app.py")
 ENV_TEST_DIR = "EVALSUITE_MUSHRA_TEST"
@@ -161,7 +161,7 @@ def _serve(a) -> int:
     if not token:
         print(f"note: ${ENV_ADMIN_TOKEN} is not set, the admin view is disabled", file=sys.stderr)
     elif token_problem(token):
-        raise ValueError(f"${ENV_ADMIN_TOKEN} is too weak: {token_problem(token)}; {GENERATE_HINT}")
+        raise ConfigError(f"${ENV_ADMIN_TOKEN} is too weak: {token_problem(token)}; {GENERATE_HINT}")
     if not public and a.host not in ("127.0.0.1", "localhost", "::1"):
         print("note: no --public-url: personal links follow each browser's address; admin-made links point at "
               "the admin's address", file=sys.stderr)
@@ -186,7 +186,7 @@ def _link(a) -> int:
     try:
         tok = store.reissue_token(a.listener) if a.reissue else store.create_listener(a.listener, source="admin")
     except UnknownListener as e:
-        raise ValueError(f"{e} in {a.test_dir}; without --reissue a new listener is created") from e
+        raise ConfigError(f"{e} in {a.test_dir}; without --reissue a new listener is created") from e
     finally:
         store.dispose()
     print(personal_link(public or "/", a.listener, tok))

@@ -149,7 +149,7 @@ class TestConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TestConfig":
+    def from_dict(cls, d: dict) -> TestConfig:
         def trial(t: dict) -> Trial:
             return Trial(**{**t, "conditions": [TrialCondition(**c) for c in t["conditions"]]})
 

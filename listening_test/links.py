@@ -12,14 +12,16 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from .config import ConfigError
+
 
 def normalize_public_url(url: str) -> str:
     """``scheme://host[:port]/path/`` with a trailing slash; ValueError with the reason otherwise."""
     parts = urlsplit((url or "").strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"public URL {url!r}: give the full address listeners open, e.g. https://listen.example.org/")
+        raise ConfigError(f"public URL {url!r}: give the full address listeners open, e.g. https://listen.example.org/")
     if parts.query or parts.fragment:
-        raise ValueError(f"public URL {url!r}: no query or fragment, only scheme, host and path")
+        raise ConfigError(f"public URL {url!r}: no query or fragment, only scheme, host and path")
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 

@@ -19,9 +19,10 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import streamlit as st
 import streamlit.components.v1 as components

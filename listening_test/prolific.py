@@ -10,8 +10,8 @@ is sent there with the screen-out code instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import urlencode
 
 from .config import ProlificSettings

@@ -5,7 +5,7 @@ blinding itself (subset, order, letters) is drawn in :mod:`listening_test.assign
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 def next_trial(order, completed) -> tuple[int, str] | None:

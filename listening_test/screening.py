@@ -50,7 +50,7 @@ class ScreeningPlan:
         return json.dumps({"kind": self.kind, "trials": [asdict(t) for t in self.trials]})
 
     @classmethod
-    def from_json(cls, text: str) -> "ScreeningPlan":
+    def from_json(cls, text: str) -> ScreeningPlan:
         d = json.loads(text)
         return cls(d["kind"], tuple(ScreeningTrial(**t) for t in d["trials"]))
 

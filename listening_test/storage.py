@@ -20,9 +20,9 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -121,7 +121,7 @@ class AlreadySubmitted(StorageError):
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _hash(token: str) -> str:
@@ -186,7 +186,7 @@ class RatingStore:
         metadata.create_all(self.engine)
 
     @classmethod
-    def for_test(cls, test_dir: Path, url: str | None = None) -> "RatingStore":
+    def for_test(cls, test_dir: Path, url: str | None = None) -> RatingStore:
         return cls(url or default_url(test_dir))
 
     # -- listeners ---------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pandas as pd
 from evalsuite.conditions import Condition
 from evalsuite.curves import normalise
 
-
 STAT_COLUMNS = ["metric", "n", "pearson_r", "pearson_low", "pearson_high", "pearson_p",
                 "spearman_rho", "spearman_low", "spearman_high", "spearman_p", "agrees"]
 

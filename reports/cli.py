@@ -7,7 +7,6 @@ from pathlib import Path
 
 from evalsuite.stats import DEFAULT_B, DEFAULT_SEED
 
-
 from .data import ReportError
 
 

@@ -69,7 +69,7 @@ def paired_differences(ok_a: pd.DataFrame, ok_b: pd.DataFrame, directions: dict[
     out["_o"] = out["condition"].map({c: i for i, c in enumerate(ordered_ids(out["condition"].unique()))})
     out = out.sort_values(["metric", "_o"]).drop(columns="_o").reset_index(drop=True)
     out["p_holm"] = np.nan
-    for metric, idx in out.groupby("metric").groups.items():
+    for _metric, idx in out.groupby("metric").groups.items():
         out.loc[idx, "p_holm"] = holm(out.loc[idx, "t_p"].to_numpy())
     out["significant"] = out["p_holm"] < alpha
     sign = out["metric"].map(lambda mt: 1 if directions.get(mt, True) else -1)

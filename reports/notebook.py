@@ -121,7 +121,7 @@ if notes:
     md(f"**Corpus caveats.** {len(notes)} item(s) have source notes (band-limited or lossy-coded sources, "
        "resampling, downmix); see *Corpus* below.")
 """),
-        _md(f"""
+        _md("""
 ## 1. Figures
 
 Rate-quality curves of the lead metric per category and pool (x: **measured** bitrate, log

@@ -18,7 +18,8 @@ import pandas as pd
 
 from evalsuite.bdrate import bd_quality, rate_to_match
 from evalsuite.conditions import NON_CODEC, ordered_ids
-from evalsuite.curves import common_items, curves as compute_curves, groups_of, item_matrix
+from evalsuite.curves import common_items, groups_of, item_matrix
+from evalsuite.curves import curves as compute_curves
 from evalsuite.plots import ordered_groups
 from evalsuite.stats import (
     DEFAULT_B,

@@ -7,6 +7,7 @@ from evalsuite.audio import find_lag, read_audio, resample, to_mono
 from evalsuite.codecs import UnsupportedBitrate, get_codec
 from evalsuite.codecs.transcode import transcode
 
+
 @pytest.fixture(scope="module")
 def speech48(data_dir):
     x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")

@@ -1,13 +1,12 @@
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evalsuite.audio import AudioError, loudness_lufs, read_audio, write_audio
+from evalsuite.audio import loudness_lufs, read_audio, write_audio
 from evalsuite.corpus import CorpusConfig, active_segments, balanced_subset, mix_at_snr, prepare
-from evalsuite.sources import CorpusError, shared_sources, user_sources
 from evalsuite.data import DataError, data_root, read_sources, verify_corpus
+from evalsuite.sources import CorpusError, shared_sources, user_sources
 
 
 def test_data_root_requires_a_location(monkeypatch):

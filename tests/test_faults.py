@@ -1,7 +1,6 @@
 """Faults and interruptions: a full disk, two runs on one folder, the main process killed or
 terminated (also during corpus preparation), bugs in codecs and metrics, a task that keeps
 killing its worker (issue 9, "Nothing stale or lost under faults")."""
-import json
 import os
 import resource
 import shutil

@@ -2,7 +2,6 @@
 (issue 9, "Nothing aborts a run or prints a traceback to a user")."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys

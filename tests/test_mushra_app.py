@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from listening_test.config import load_config
 from listening_test.storage import RatingStore
-from tests.support.mushra import enrol
+from tests.support.mushra import APP, enrol
+
 ADMIN = "q7Vd-2mXk9PzR4wLt8Hs"
 
 

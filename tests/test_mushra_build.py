@@ -9,7 +9,7 @@ import soundfile as sf
 import yaml
 
 from evalsuite.anchors import get_anchor
-from evalsuite.audio import loudness_lufs, read_audio, write_audio
+from evalsuite.audio import loudness_lufs, read_audio
 from listening_test.build import BuildOptions, build_test, choose_items
 from listening_test.config import ConfigError, load_config, safe_path, validate_config
 from tests.support.mushra import RATE, make_run

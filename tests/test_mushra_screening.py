@@ -14,9 +14,20 @@ import soundfile as sf
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from listening_test.screening import (GAP_S, INTERVAL_S, N_TRIALS, RATE, ScreeningPlan, ScreeningTrial, draw_plan,
-                                      get_test, score, stimulus_wav)
+from listening_test.screening import (
+    GAP_S,
+    INTERVAL_S,
+    N_TRIALS,
+    RATE,
+    ScreeningPlan,
+    ScreeningTrial,
+    draw_plan,
+    get_test,
+    score,
+    stimulus_wav,
+)
 from listening_test.storage import RatingStore
+from tests.support.mushra import APP
 
 
 def intervals(wav: bytes) -> tuple[list[np.ndarray], int]:

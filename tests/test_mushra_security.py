@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
+from test_mushra_load import ROOT, open_session, served, server_processes, trial_order, trial_payload
 
 from listening_test.config import CONFIG_NAME, DB_NAME, ConfigError, load_config, safe_path
 from listening_test.storage import AuthError, RatingStore
 from tests.support.mushra import enrol
-from test_mushra_load import ROOT, open_session, server_processes, served, trial_order, trial_payload
 
 APP = str(ROOT / "listening_test" / "app.py")
 ADMIN = "Vx3-k9Qp7Lm2Zt8RwY4n"

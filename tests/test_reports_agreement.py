@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from evalsuite.conditions import ordered_ids as condition_order
 from reports.agreement import correlations, fisher_ci, metric_agreement, objective_condition_means
 from reports.compare import holm, paired_differences, paired_stats
-from evalsuite.conditions import ordered_ids as condition_order
 
 CONDS = ["reference", "anchor_lp70", "anchor_lp35", "opus@6", "opus@12", "soundstream@3", "soundstream@6"]
 MUSHRA = pd.DataFrame({"condition": CONDS, "mean": [98.0, 70.0, 35.0, 55.0, 80.0, 72.0, 85.0]})

@@ -11,11 +11,11 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from reports_fixture_run import SECOND, make_run, old_schema_copy
 
 from evalsuite.bdrate import rate_to_match
 from reports.data import load_run
 from reports.notebook import ReportSpec, build_notebook, generate_report
-from reports_fixture_run import SECOND, make_run, old_schema_copy
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +299,9 @@ def _simulated_ratings(test_dir, run_dir):
                 for c in t.conditions:
                     if c.id == "reference":
                         s = 60.0 if listener == "careless" else 100.0 - rng.uniform(0, 5)
-                    else:  # codecs and anchors alike follow the item's PESQ (the condition's where it does not apply)
+                    elif c.id in ("anchor_lp70", "anchor_lp35"):  # where listeners usually put the anchors
+                        s = (65.0 if c.id == "anchor_lp70" else 25.0) + offset + rng.normal(0, 5)
+                    else:  # codecs follow the item's PESQ (the condition's where it does not apply)
                         row = (t.item, c.id)
                         q = pesq[row] if row in pesq.index else by_condition[c.id]
                         s = 20 * q - 10 + offset + rng.normal(0, 4)
@@ -313,7 +315,6 @@ def _simulated_ratings(test_dir, run_dir):
 def test_report_with_mushra(runs, tmp_path):
     analysis = pytest.importorskip("listening_test.analysis")
     from listening_test.build import BuildOptions, build_test
-
     from reports.agreement import metric_agreement, objective_condition_means
 
     test_dir = tmp_path / "mushra"

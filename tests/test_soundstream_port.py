@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from evalsuite.soundstream.compare import compare_item, load_16k, snr_db
-from evalsuite.soundstream.lyra_port import (PortError, decoder_slots, load_graph_into, load_lyra_v2,
-                                             read_codebooks)
+from evalsuite.soundstream.lyra_port import PortError, decoder_slots, load_graph_into, load_lyra_v2, read_codebooks
 from evalsuite.soundstream.lyra_reference import LyraTflite
 from evalsuite.soundstream.tflite_graph import TfliteGraph
 

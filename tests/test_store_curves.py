@@ -1,5 +1,4 @@
 import math
-import sqlite3
 
 import numpy as np
 import pandas as pd

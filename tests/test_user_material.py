@@ -4,7 +4,6 @@ found from the current folder by the console script, metric options."""
 import os
 import shutil
 import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..registry import load_class
-
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ def codec_class(name: str) -> type[Codec]:
     return load_class(_REGISTRY, name, Codec, "codec")
 
 
-def get_codec(name: str, ctx: "RunContext | None" = None, **opts: Any) -> Codec:
+def get_codec(name: str, ctx: RunContext | None = None, **opts: Any) -> Codec:
     cls = codec_class(name)
     ok, why = cls.availability(ctx, opts)
     if not ok:
@@ -60,7 +59,7 @@ class CodecListing:
     description: str
 
 
-def list_codecs(ctx: "RunContext | None" = None) -> list[CodecListing]:
+def list_codecs(ctx: RunContext | None = None) -> list[CodecListing]:
     out = []
     for name in _REGISTRY:
         try:

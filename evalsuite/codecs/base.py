@@ -85,7 +85,7 @@ class Codec(ABC):
     description: ClassVar[str] = ""
     options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, ctx: "RunContext | None" = None, **opts: Any) -> None:
+    def __init__(self, ctx: RunContext | None = None, **opts: Any) -> None:
         from ..context import RunContext
         from ..options import resolve_options
 
@@ -94,7 +94,7 @@ class Codec(ABC):
 
     # --- availability -------------------------------------------------------------------
     @classmethod
-    def availability(cls, ctx: "RunContext | None" = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
+    def availability(cls, ctx: RunContext | None = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
         """(available, reason) for these options in this context. Cheap: imports, which and
         file-existence checks only, no model loading. The reason says how to get what is missing."""
         return True, "ok"

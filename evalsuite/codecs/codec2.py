@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .tools import run_tool
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
 from .packing import from_int16, to_int16
+from .tools import run_tool
 
 SAMPLE_RATE = 8000
 # mode name -> (kbps, samples per frame, bits per frame)

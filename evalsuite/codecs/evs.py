@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from ..audio import resample
-from .tools import run_tool
 from .base import BitrateSupport, Codec, CodecUnavailable, Encoded, UnsupportedBitrate
 from .modes import ABOVE_TOP, best_mode, describe_points
 from .packing import from_int16, g192_read, to_int16
+from .tools import run_tool
 
 ENV_VAR = "EVALSUITE_EVS_BIN"
 PROGRAMS = ("EVS_cod", "EVS_dec")

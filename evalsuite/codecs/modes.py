@@ -5,7 +5,7 @@ UnsupportedBitrate that lists the modes (never clamped silently)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from .base import UnsupportedBitrate
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..registry import load_class
-
 from .base import Metric, MetricInfo, MetricUnavailable
 
 _REGISTRY: dict[str, str] = {

@@ -76,7 +76,7 @@ class Metric(ABC):
     info: ClassVar[MetricInfo]
     options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, ctx: "RunContext | None" = None, **opts: Any) -> None:
+    def __init__(self, ctx: RunContext | None = None, **opts: Any) -> None:
         from ..context import RunContext
         from ..options import resolve_options
 
@@ -84,7 +84,7 @@ class Metric(ABC):
         self.opts: dict[str, Any] = resolve_options("metric", self.info.name, self.options, opts)
 
     @classmethod
-    def availability(cls, ctx: "RunContext | None" = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
+    def availability(cls, ctx: RunContext | None = None, opts: dict[str, Any] | None = None) -> tuple[bool, str]:
         """(available, reason): cheap import/file checks; the reason says how to get what is missing."""
         return True, "ok"
 

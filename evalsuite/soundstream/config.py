@@ -78,7 +78,7 @@ class SoundStreamConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SoundStreamConfig":
+    def from_dict(cls, d: dict) -> SoundStreamConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -89,7 +89,7 @@ class SoundStreamConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "SoundStreamConfig":
+    def load(cls, path: str | Path) -> SoundStreamConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

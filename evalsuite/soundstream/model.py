@@ -12,8 +12,8 @@ and left. The encoder needs one frame of input per code (latency = one frame, ``
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -71,6 +71,6 @@ class SoundStream(nn.Module):
         return self.decoder(self._film("decoder", z, condition)).squeeze(1)
 
     @contextmanager
-    def streaming(self) -> Iterator["SoundStream"]:
+    def streaming(self) -> Iterator[SoundStream]:
         with _streaming(self):
             yield self

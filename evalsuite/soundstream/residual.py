@@ -39,7 +39,7 @@ class ResidualUnit(nn.Module):
     def set_int8_add(self, s_branch: float, s_skip: float, s_out: float, z_out: int) -> None:
         ra = np.float32(s_branch) / np.float32(s_out)
         rb = np.float32(s_skip) / np.float32(s_out)
-        exponent = int((np.float32(max(ra, rb)).view(np.uint32) >> 23)) - 127
+        exponent = int(np.float32(max(ra, rb)).view(np.uint32) >> 23) - 127
         shift = 20 - exponent
         ma = float(np.rint(ra * np.float32(2.0 ** shift)))
         mb = float(np.rint(rb * np.float32(2.0 ** shift)))

@@ -6,8 +6,8 @@ clears all state on entry and exit, so files never leak into each other.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from evalsuite.layout import RunLayout
 
+#: the Streamlit app as `evalsuite mushra serve` runs it
+APP = str(Path(__file__).resolve().parents[2] / "listening_test" / "app.py")
 RATE = 48000
 ITEMS = {  # item -> (corpus file, category); the file is copied under the item's name
     "vctk_p286_011": ("speech/vctk_p286_011.wav", "clean_speech"),
