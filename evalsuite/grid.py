@@ -45,7 +45,7 @@ class KbpsRequest:
                 return cls(native=True)
             if not rest.startswith(":") or "-" not in rest:
                 raise GridError(f"--kbps {text!r}: use 'native' or 'native:LOW-HIGH' (e.g. native:3-12)")
-            lo, hi = (_number(v, text) for v in rest[1:].split("-", 1))
+            lo, hi = (_number(v, text, allow_zero=True) for v in rest[1:].split("-", 1))
             if lo > hi:
                 raise GridError(f"--kbps {text!r}: the range must go from low to high")
             return cls(native=True, lo=lo, hi=hi)
@@ -60,12 +60,12 @@ class KbpsRequest:
         return "native" + (f":{self.lo:g}-{self.hi:g}" if math.isfinite(self.hi) or self.lo > 0 else "")
 
 
-def _number(v: str, text: str) -> float:
+def _number(v: str, text: str, allow_zero: bool = False) -> float:
     try:
         x = float(v)
     except ValueError:
         raise GridError(f"--kbps expects numbers like 3,6,12 or 'native'; got {text!r}") from None
-    if not math.isfinite(x) or x <= 0:
+    if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
         raise GridError(f"--kbps values must be positive finite numbers; got {v.strip()!r}")
     return x
 
