@@ -35,7 +35,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     try:
-        from reports.data import ReportError  # type: ignore[attr-defined]
+        from reports.errors import ReportError
 
         types.append(ReportError)
     except (ImportError, AttributeError):

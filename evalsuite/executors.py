@@ -101,17 +101,23 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
 
 @contextlib.contextmanager
 def _thread_limits(n: int) -> Iterator[None]:
-    """Limit BLAS/OpenMP and torch threads in this process for the run, then restore them."""
-    import torch
+    """Limit BLAS/OpenMP and torch threads in this process for the run, then restore them. Torch
+    is not imported for this: if it is not loaded yet, it reads OMP_NUM_THREADS when it is (the
+    command line sets that before any numeric import)."""
+    import sys
+
     from threadpoolctl import threadpool_limits
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(n)
     try:
         with threadpool_limits(n):
             yield
     finally:
-        torch.set_num_threads(before)
+        if torch and before is not None:
+            torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

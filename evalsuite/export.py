@@ -89,15 +89,37 @@ def _f(v) -> float:
         return math.nan
 
 
-def export_all(run: L.RunLayout, results: pd.DataFrame) -> pd.DataFrame:
+def table_digest(results: pd.DataFrame) -> str:
+    """A content digest of a results table (an unchanged table is not written again)."""
+    import hashlib
+
+    h = hashlib.sha256(",".join(results.columns).encode())
+    h.update(pd.util.hash_pandas_object(results, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def exported(run: L.RunLayout) -> bool:
+    return all(p.is_file() for p in (run.results_parquet, run.results_csv, run.curves_csv))
+
+
+def export_all(run: L.RunLayout, results: pd.DataFrame, submit=None) -> pd.DataFrame:
+    """Write the table, the curves and one plot per metric. ``submit(fn, *args) -> Future`` draws
+    the plots in the run's worker processes (idle by now) instead of one after another here."""
     from .curves import curves
-    from .plots import plot_all
+    from .plots import plot_metric
 
     _atomic(run.results_parquet, lambda p: results.to_parquet(p, index=False))
     _atomic(run.results_csv, lambda p: results.to_csv(p, index=False))
     cv = curves(results)
     _atomic(run.curves_csv, lambda p: cv.to_csv(p, index=False))
-    plot_all(cv, run.plots_dir)
+    metrics = sorted(cv["metric"].unique()) if len(cv) else []
+    jobs = [(cv[cv["metric"] == m], m, run.plots_dir / m) for m in metrics]
+    if submit is None:
+        for args in jobs:
+            plot_metric(*args)
+    else:
+        for f in [submit(plot_metric, *args) for args in jobs]:
+            f.result()
     return cv
 
 

@@ -17,6 +17,7 @@ lists them. Rows that depend on the machine (``unavailable``) are never stored.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -115,23 +116,34 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     check_applicable(metrics, {s.category for s in sources} | _derived_categories(sources, cfg), cfg.metrics is not None)
     out = _make_run_folder(target)
     lay = L.RunLayout(out)
-    with RunLock(lay.lock):
+    with RunLock(lay.lock), execution(ex_cfg, ctx) as ex, _started(ex) as first:
         clean_temp_files(out)
-        _remove_exports(lay)
-        prev = _read_json(lay.run_json)
+        prev = _read_json(lay.run_json) or {}
         corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
         _install_references(lay, corpus)
         write_items_csv(lay.items_csv, corpus.items)
+        grid = _grid_signature(codecs, conditions, metrics, corpus)
+        same_grid = (prev.get("export") or {}).get("grid") == grid
+        if not same_grid:
+            _remove_exports(lay)  # another grid's table must not outlive a run that stops early
         meta = _meta(cfg, lay, codecs, conditions, metrics, skipped, corpus, prev, ex_cfg, notes)
+        meta["export"] = {"grid": grid, "table": (prev.get("export") or {}).get("table") if same_grid else None}
         _write_json(lay.run_json, meta)
-        with ResultStore(lay.store) as store, execution(ex_cfg, ctx) as ex:
+        with ResultStore(lay.store) as store:
             engine = _Engine(cfg, ctx, lay, store, corpus, conditions, metrics, ship_audio, progress)
-            engine.execute(ex)
-            df = engine.table()
-            kept = engine.other_stored_conditions()
-        from .export import export_all
+            try:
+                engine.execute(ex, first)
+                df = engine.table()
+                kept = engine.other_stored_conditions()
+                from .export import export_all, exported, table_digest
 
-        export_all(lay, df)
+                digest = table_digest(df)
+                if digest != meta["export"]["table"] or not exported(lay):  # an unchanged table is not rewritten
+                    meta["export"]["table"] = None
+                    export_all(lay, df, submit=engine.submit)
+                    meta["export"]["table"] = digest
+            finally:
+                engine.close()
         counts = {str(k): int(v) for k, v in df["status"].value_counts().items()}
         meta.update(finished=_now(), rows=len(df), status_counts=counts,
                     stored_conditions_not_in_this_table=kept,
@@ -146,6 +158,33 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     notes += engine.notes
     total = engine.n_units_total
     return RunSummary(out, total, engine.n_transcoded + engine.n_scored, len(df), counts, time.time() - t0, notes)
+
+
+@contextlib.contextmanager
+def _started(ex):
+    """The first executor, its worker processes started at once (they boot and import while this
+    process prepares the corpus); shut down here if the run fails before the engine owns it."""
+    from .scheduler import shutdown
+    from .worker import warm
+
+    first = ex.make()
+    for _ in range(ex.capacity):
+        first.submit(warm)
+    try:
+        yield first
+    except BaseException:
+        shutdown(first, kill=True)
+        raise
+
+
+def _grid_signature(codecs, conditions, metrics, corpus: PreparedCorpus) -> str:
+    """What the exported table is a function of: conditions with their codec keys, metrics with
+    theirs, and the items with their content."""
+    import hashlib
+
+    sig = {"conditions": [(c.id, e.key if e else "") for c, e in conditions], "metrics": [(m.name, m.key) for m in metrics],
+           "items": [(i.item, i.sha256, i.error, i.cluster) for i in corpus.items], "columns": L.RESULT_COLUMNS}
+    return hashlib.sha256(json.dumps(sig, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _remove_exports(lay: L.RunLayout) -> None:
@@ -271,6 +310,7 @@ class _Engine:
         self.n_transcoded = self.n_scored = self.n_units_total = 0
         self._pending: dict[str, int] = {}
         self._resource_error = ""
+        self.sched = None
 
     # --- keys ------------------------------------------------------------------------------
     def codec_key(self, cond: Condition, entry: CodecEntry | None) -> str:
@@ -338,13 +378,13 @@ class _Engine:
         return tasks
 
     # --- execution -------------------------------------------------------------------------
-    def execute(self, ex) -> None:
+    def execute(self, ex, first=None) -> None:
         from tqdm import tqdm
 
         from .scheduler import Scheduler
 
-        sched = Scheduler(ex.make, ex.capacity, ex.fn, key=lambda t: t.key, on_crash=self._crash,
-                          make_isolated=ex.make_isolated)
+        self.sched = sched = Scheduler(ex.make, ex.capacity, ex.fn, key=lambda t: t.key, on_crash=self._crash,
+                                       make_isolated=ex.make_isolated, first=first)
         by_item = {it.item: it for it in self.good}
         todo: list[TranscodeTask] = []
         for it in self.good:
@@ -377,7 +417,6 @@ class _Engine:
             raise
         finally:
             bar.close()
-        sched.close()
         if sched.isolated:
             names = ", ".join(f"{t.item} {getattr(t, 'condition', '') or t.metric}" for t in sched.isolated[:8])
             self.notes.append(f"{sched.pool_breaks} worker process(es) died; {len(sched.isolated)} task(s) that were "
@@ -385,6 +424,15 @@ class _Engine:
         if self._resource_error:
             raise ResourceError(28, f"{self._resource_error}. Finished results are kept in {self.lay.root}; "
                                     "free space (or fix the permission) and run the same command again to resume")
+
+    def submit(self, fn, *args):
+        """Run ``fn(*args)`` on the run's executor (the export's plots), or here if there is none."""
+        return self.sched.submit_call(fn, *args)
+
+    def close(self) -> None:
+        sched = getattr(self, "sched", None)
+        if sched is not None:
+            sched.close()
 
     def _stop(self, sched, msg: str) -> None:
         if not self._resource_error:

@@ -18,7 +18,8 @@ from typing import Any
 class Scheduler:
     def __init__(self, make_executor: Callable[[], Executor], capacity: int, fn: Callable[[Any], Any],
                  key: Callable[[Any], Hashable], on_crash: Callable[[Any, str], Any],
-                 make_isolated: Callable[[], Executor] | None = None, isolate_after: int = 2) -> None:
+                 make_isolated: Callable[[], Executor] | None = None, isolate_after: int = 2,
+                 first: Executor | None = None) -> None:
         self._make = make_executor
         self._isolated = make_isolated
         self.capacity = max(1, capacity)
@@ -27,7 +28,7 @@ class Scheduler:
         self._queue: collections.deque = collections.deque()
         self._flight: dict[Future, Any] = {}
         self._breaks: dict[Hashable, int] = {}
-        self._ex: Executor | None = None
+        self._ex: Executor | None = first  # an executor started early (its workers boot meanwhile)
         self.stopping = False
         self.isolated: list[Any] = []  # tasks that were run alone after breaking pools
         self.pool_breaks = 0
@@ -107,6 +108,12 @@ class Scheduler:
                 self._queue.appendleft(task)
                 return False
         return True
+
+    def submit_call(self, fn: Callable, *args: Any) -> Future:
+        """Run a plain call on the executor (after the tasks; e.g. drawing plots)."""
+        if self._ex is None:
+            self._ex = self._make()
+        return self._ex.submit(fn, *args)
 
     def close(self, kill: bool = False) -> None:
         if self._ex is not None:

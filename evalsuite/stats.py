@@ -24,8 +24,8 @@ import numpy as np
 from .bdrate import bd_rate, bd_rate_batch, quality_overlap, rate_to_match, rate_to_match_batch
 
 #: default number of bootstrap resamples and seed (reports and curves.csv use these)
-DEFAULT_B = 2000
-DEFAULT_SEED = 20211007
+from .stats_defaults import DEFAULT_B, DEFAULT_SEED  # noqa: E402  (one definition)
+
 LEVEL = 0.95
 #: fewer source recordings than this give no interval (and no statement that needs one): with K
 #: clusters a bootstrap has only C(2K-1, K) distinct resamples (K = 2: three), whose extremes are

@@ -249,6 +249,8 @@ class Worker:
             feats, feat_err = None, None
             try:
                 feats = m.reference_features(ref, rate) if info.needs_reference else None
+            except ImportError:
+                raise  # installed but not importable: unavailable, not a metric error
             except Exception as e:  # noqa: BLE001
                 feat_err = e
                 tbs.append(_tb(e, t))
@@ -273,7 +275,7 @@ class Worker:
                         ok = bool(np.isfinite(v))
                         rows.append({**base, "output": o, "value": v if ok else None, "status": OK if ok else METRIC_ERROR,
                                      "error": "" if ok else "the metric returned a non-finite value"})
-                except MetricUnavailable:
+                except (MetricUnavailable, ImportError):
                     raise
                 except Exception as e:  # noqa: BLE001 - a metric failure on this pair is a status
                     if is_resource_error(e):
@@ -285,8 +287,8 @@ class Worker:
         except Exception as e:  # noqa: BLE001
             if is_resource_error(e):
                 return ScoreResult([], resource_error=str(e))
-            if isinstance(e, MetricUnavailable):
-                return ScoreResult([], unavailable=_one_line(e))
+            if isinstance(e, (MetricUnavailable, ImportError)):
+                return ScoreResult([], unavailable=_one_line(e), traceback=_tb(e, t))
             return ScoreResult([], traceback=_tb(e, t), failed=_one_line(e))
         return ScoreResult(rows, stale, "\n".join(tbs))
 
@@ -327,6 +329,14 @@ def _tb(e: BaseException, t: Any, extra: str = "") -> str:
     head = f"{type(t).__name__} item={getattr(t, 'item', '')} " \
            f"{getattr(t, 'condition', '') or getattr(t, 'metric', '')} {extra}".strip()
     return head + "\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__))
+
+
+def warm() -> None:
+    """Started on every worker at the beginning of a run: the libraries every task needs are
+    imported while the main process prepares the corpus."""
+    import numpy  # noqa: F401
+    import scipy.signal  # noqa: F401
+    import soundfile  # noqa: F401
 
 
 # ---------------------------------------------------------------------------------------------

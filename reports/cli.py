@@ -5,9 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from evalsuite.stats import DEFAULT_B, DEFAULT_SEED
+from evalsuite.stats_defaults import DEFAULT_B, DEFAULT_SEED
 
-from .data import ReportError
+from .errors import ReportError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

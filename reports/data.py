@@ -16,6 +16,8 @@ import pandas as pd
 from evalsuite.curves import OK, normalise
 from evalsuite.layout import RunLayout
 
+from .errors import ReportError
+
 
 @dataclass
 class RunData:
@@ -52,10 +54,6 @@ class RunData:
             v = g["higher_is_better"].dropna() if "higher_is_better" in g else pd.Series(dtype=bool)
             out[m] = bool(v.iloc[0]) if len(v) else True
         return out
-
-
-class ReportError(ValueError):
-    """A report cannot be made from what was given (missing folder or table); one-line message."""
 
 
 def load_run(path: str | Path) -> RunData:

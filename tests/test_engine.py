@@ -156,3 +156,15 @@ def test_bitstream_file_holds_what_was_decoded(corpus, tmp_path, capsys):
     assert enc.total_bits / (enc.num_samples / enc.sample_rate) / 1000 == pytest.approx(row.measured_kbps, rel=1e-12)
     y = get_codec("opus", **header.options).decode(enc)
     assert len(y) > 0 and np.isfinite(y).all()
+
+
+def test_an_unchanged_table_is_not_exported_again(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(corpus, out, "opus", "12", "si_sdr,lsd", capsys)[0] == 0
+    files = [out / "results.parquet", out / "results.csv", out / "curves.csv", *sorted((out / "plots").glob("*"))]
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert len(files) > 3
+    assert _run(corpus, out, "opus", "12", "si_sdr,lsd", capsys)[0] == 0  # nothing new: nothing rewritten
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert _run(corpus, out, "opus", "12", "si_sdr", capsys)[0] == 0  # another grid: another table
+    assert set(_table(out).metric) == {"si_sdr"} and not (out / "plots" / "lsd.png").exists()

@@ -9,7 +9,17 @@ trainer, checkpoints, bit packing, and the port of Google's released Lyra-v2 wei
 Two configurations are built from the same modules: ``paper`` (24 kHz, 75 frames/s, up to 24x1024
 RVQ) and ``lyra_v2`` (16 kHz, 50 frames/s, 46x16 RVQ, weights read from the ``.tflite`` files).
 """
-from .config import SoundStreamConfig, lyra_v2_config, paper_config, tiny_config
-from .model import SoundStream
-
 __all__ = ["SoundStream", "SoundStreamConfig", "paper_config", "tiny_config", "lyra_v2_config"]
+
+
+def __getattr__(name: str):
+    # lazy: importing a submodule (e.g. the command line's) must not import torch
+    if name == "SoundStream":
+        from .model import SoundStream
+
+        return SoundStream
+    if name in ("SoundStreamConfig", "paper_config", "tiny_config", "lyra_v2_config"):
+        from . import config
+
+        return getattr(config, name)
+    raise AttributeError(name)
