@@ -146,6 +146,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ship-audio", action="store_true",
                    help="send audio to workers by value (Dask workers without a shared filesystem)")
     p.add_argument("--retry-errors", action="store_true", help="compute again what ended as codec_error/metric_error")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="compute every score in this run, even work another run already scored (the cache's "
+                        "content-keyed score store)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_data(p)
@@ -206,7 +209,8 @@ def _run(args) -> int:
                     codec_opts=parse_opts(args.codec_opt, "--codec-opt"),
                     metric_opts=parse_opts(args.metric_opt, "--metric-opt"), anchors=not args.no_anchors,
                     corpus=_corpus_config(args), corpus_spec=args.corpus, category=args.category,
-                    data=str(ctx.data) if ctx.data else None, jobs=args.jobs, retry_errors=args.retry_errors)
+                    data=str(ctx.data) if ctx.data else None, jobs=args.jobs, retry_errors=args.retry_errors,
+                    reuse=not args.no_reuse)
     out = Path(args.out) if args.out else Path("runs") / (args.name or default_run_name(args.codecs, args.kbps))
     ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers)
     s = run(cfg, out, progress=not args.no_progress, execution_cfg=ex, ship_audio=args.ship_audio, ctx=ctx)

@@ -128,8 +128,11 @@ def build_codecs(specs: tuple[str, ...], codec_opts: dict[str, dict[str, Any]], 
         try:
             inst = cls(ctx, **opts)  # validates options up front (unknown options are an error)
             if ok:
+                from .fingerprint import code_fingerprint
+
+                code = code_fingerprint(cls, "evalsuite.codecs.transcode", "evalsuite.bitstream")
                 key = options_hash({"spec": spec, "name": name, "settings": inst.settings(), "version": inst.version(),
-                                    "transcode": TRANSCODE_VERSION})
+                                    "transcode": TRANSCODE_VERSION, "code": code})
         except ValueError as e:
             raise GridError(str(e)) from None
         except MISSING as e:  # a library, program or model file is missing: the how-to is in the message
@@ -164,8 +167,11 @@ def build_conditions(codecs: list[CodecEntry], kbps: KbpsRequest, anchors: bool)
 
 def anchor_key(name: str) -> str:
     from .codecs.transcode import TRANSCODE_VERSION
+    from .fingerprint import code_fingerprint
 
-    return options_hash({"anchor": name, "spec": get_anchor(name).spec(), "transcode": TRANSCODE_VERSION})
+    a = get_anchor(name)
+    return options_hash({"anchor": name, "spec": a.spec(), "transcode": TRANSCODE_VERSION,
+                         "code": code_fingerprint(type(a))})
 
 
 def build_metrics(specs: tuple[str, ...] | None, metric_opts: dict[str, dict[str, Any]], ctx: RunContext
@@ -199,7 +205,10 @@ def build_metrics(specs: tuple[str, ...] | None, metric_opts: dict[str, dict[str
             continue
         except Exception as e:  # noqa: BLE001 - a bug in the metric: stop and say so
             raise GridError(f"metric {name!r} failed to initialise: {type(e).__name__}: {e}") from e
-        key = options_hash({"spec": spec, "opts": inst.opts, "version": info.version, "mode": info.mode})
+        from .fingerprint import code_fingerprint
+
+        code = code_fingerprint(cls, "evalsuite.metrics.checks", "evalsuite.audio")
+        key = options_hash({"spec": spec, "opts": inst.opts, "version": info.version, "mode": info.mode, "code": code})
         out.append(MetricEntry(spec, name, inst.opts, cls, inst, key, info.output_names, info.applies_to))
     known = {m.spec for m in out} | {m.name for m in out} | set(skipped)
     unknown_opts = set(metric_opts) - known

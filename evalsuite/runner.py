@@ -64,6 +64,7 @@ class RunConfig:
     data: str | None = None
     jobs: int = 1
     retry_errors: bool = False
+    reuse: bool = True  # reuse scores of identical work from other runs (the cache's score store)
 
     def __post_init__(self) -> None:
         if isinstance(self.kbps, (tuple, list)):  # convenience for library callers
@@ -147,7 +148,8 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
         counts = {str(k): int(v) for k, v in df["status"].value_counts().items()}
         meta.update(finished=_now(), rows=len(df), status_counts=counts,
                     stored_conditions_not_in_this_table=kept,
-                    units={"transcodes_computed": engine.n_transcoded, "score_tasks_computed": engine.n_scored})
+                    units={"transcodes_computed": engine.n_transcoded, "score_tasks_computed": engine.n_scored,
+                           "scores_reused": engine.n_reused})
         meta["invocations"][-1].update(finished=meta["finished"], transcodes_computed=engine.n_transcoded,
                                        score_tasks_computed=engine.n_scored)
         _write_json(lay.run_json, meta)
@@ -156,6 +158,9 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
                      f"does not show ({', '.join(kept[:6])}{', ...' if len(kept) > 6 else ''}); add them to "
                      "--codecs/--kbps to include them (nothing is recomputed)")
     notes += engine.notes
+    if engine.n_reused:
+        notes.append(f"{engine.n_reused} item x condition x metric score(s) were identical work already scored by "
+                     "another run (content-keyed cache): taken from it (--no-reuse computes them again)")
     total = engine.n_units_total
     return RunSummary(out, total, engine.n_transcoded + engine.n_scored, len(df), counts, time.time() - t0, notes)
 
@@ -303,6 +308,11 @@ class _Engine:
         self.ship, self.progress = ship, progress
         self.records = store.transcodes()
         self.scores = store.score_index()
+        from .score_cache import ScoreCache
+
+        self.shared = ScoreCache.open(ctx.cache_root() / "scores.sqlite") if cfg.reuse else None
+        self._shared_rows: dict[str, dict] = {}
+        self.n_reused = 0
         self.unavailable_t: dict[tuple[str, str], str] = {}  # (item, cond) -> reason, not stored
         self.unavailable_m: dict[str, str] = {}  # metric -> reason, not stored
         self.retried: set[tuple[str, str]] = set()
@@ -355,6 +365,22 @@ class _Engine:
     def _audio_path(self, cond: Condition, it: Item) -> Path:
         return self.lay.reference_audio(it.item) if cond.kind is Kind.REFERENCE else self.lay.audio(cond, it.item)
 
+    def _reuse(self, it: Item, cond: Condition, rec: TranscodeRecord, m: MetricEntry) -> bool:
+        """Take the rows from the shared score cache, if identical work was scored before."""
+        if self.shared is None or rec.waveform_note:
+            return False
+        if it.sha256 not in self._shared_rows:
+            self._shared_rows[it.sha256] = self.shared.for_item(it.sha256)
+        hit = self._shared_rows[it.sha256].get((rec.audio_sha, m.name, m.key))
+        if not hit or {r["output"] for r in hit} != set(m.outputs):
+            return False
+        rows = [ScoreRow(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key, r["output"], r["value"], L.OK, "",
+                         r["metric_version"], r["metric_mode"], r["higher_is_better"]) for r in hit]
+        self.store.put_scores(rows)
+        self.scores[(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key)] = rows
+        self.n_reused += 1
+        return True
+
     def score_tasks(self, it: Item) -> list[ScoreTask]:
         tasks = []
         for m in self.metrics:
@@ -367,6 +393,8 @@ class _Engine:
                     continue
                 rows = self.scores.get((it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key))
                 if rows and not (self.cfg.retry_errors and any(r.status == L.METRIC_ERROR for r in rows)):
+                    continue
+                if not rows and self._reuse(it, cond, rec, m):
                     continue
                 path = self.lay.root / rec.audio_rel
                 inputs.append(ScoreInput(cond.id, str(path), rec.audio_sha, rec.waveform_note,
@@ -433,6 +461,8 @@ class _Engine:
         sched = getattr(self, "sched", None)
         if sched is not None:
             sched.close()
+        if self.shared is not None:
+            self.shared.close()
 
     def _stop(self, sched, msg: str) -> None:
         if not self._resource_error:
@@ -484,6 +514,8 @@ class _Engine:
                              res.failed, info.version, info.mode, int(bool(info.higher_is_better)))
                     for inp in t.inputs for o in m.outputs]
         self.store.put_scores(rows)
+        if self.shared is not None:
+            self.shared.put(t.item_sha, rows)
         for r in rows:
             self.scores.setdefault((r.item, r.item_sha, r.condition, r.audio_sha, r.metric, r.metric_key), []).append(r)
         self.n_scored += 1

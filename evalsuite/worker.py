@@ -243,7 +243,7 @@ class Worker:
         try:
             m = self.metric(t.metric, t.opts)
             info = m.describe()
-            meta = {"metric": t.metric, "metric_key": t.metric_key, "metric_version": info.version,
+            meta = {"metric": info.name, "metric_key": t.metric_key, "metric_version": info.version,
                     "metric_mode": info.mode, "higher_is_better": int(bool(info.higher_is_better))}
             ref, rate = _read_ref(t.ref_path, t.ref_sha, t.ref_wav)
             feats, feat_err = None, None

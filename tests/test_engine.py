@@ -168,3 +168,32 @@ def test_an_unchanged_table_is_not_exported_again(corpus, tmp_path, capsys):
     assert [f.stat().st_mtime_ns for f in files] == stamps
     assert _run(corpus, out, "opus", "12", "si_sdr", capsys)[0] == 0  # another grid: another table
     assert set(_table(out).metric) == {"si_sdr"} and not (out / "plots" / "lsd.png").exists()
+
+
+def test_identical_work_is_reused_across_runs_and_code_changes_invalidate_it(corpus, tmp_path, capsys, monkeypatch):
+    """A second run over the same corpus pays only for what is new; the shared scores are keyed on
+    content and on the metric's code, so an edited metric (same version string) is computed again."""
+    plugin = tmp_path / "plug"
+    plugin.mkdir()
+    src = ("from evalsuite.metrics.spectral import SiSdr\n\n\n"
+           "class MySdr(SiSdr):\n    pass  # VARIANT\n")
+    (plugin / "mysdr.py").write_text(src)
+    monkeypatch.syspath_prepend(str(plugin))
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert _run(corpus, a, "opus", "12", "mysdr:MySdr", capsys)[0] == 0
+    rc, err = _run(corpus, b, "opus,codec2", "12,3.2", "mysdr:MySdr", capsys)
+    assert rc == 0 and "8 item x condition x metric score(s) were identical work" in err  # 2 items x 4 conditions
+    ta, tb = _table(a), _table(b)
+    m = ta.merge(tb, on=["item", "condition", "metric"])
+    assert len(m) == 8 and (m.value_x == m.value_y).all()
+    # the metric's code changes (its version string does not): nothing may be taken from before
+    import importlib
+    import sys
+
+    (plugin / "mysdr.py").write_text(src.replace("pass  # VARIANT", "pass  # another implementation"))
+    sys.modules.pop("mysdr", None)
+    importlib.invalidate_caches()
+    rc, err = _run(corpus, c, "opus", "12", "mysdr:MySdr", capsys)
+    assert rc == 0 and "identical work" not in err
+    rc, err = _run(corpus, tmp_path / "d", "opus", "12", "si_sdr", capsys, "--no-reuse")
+    assert rc == 0 and "identical work" not in err
