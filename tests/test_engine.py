@@ -12,7 +12,8 @@ import soundfile as sf
 from evalsuite.cli import main
 from tests.support.runs import comparable, store_counts
 
-FAST = ["--no-progress", "--jobs", "1"]
+# --no-reuse: these tests count what a run computes; work other tests scored must not be taken
+FAST = ["--no-progress", "--jobs", "1", "--no-reuse"]
 
 
 @pytest.fixture()
@@ -180,6 +181,12 @@ def test_identical_work_is_reused_across_runs_and_code_changes_invalidate_it(cor
     (plugin / "mysdr.py").write_text(src)
     monkeypatch.syspath_prepend(str(plugin))
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+
+    def _run(corpus, out, codecs, kbps, metrics, capsys, *extra):  # this test is about reuse: allow it
+        rc = main(["run", "--corpus", str(corpus), "--codecs", codecs, "--kbps", kbps, "--metrics", metrics,
+                   "--out", str(out), "--no-progress", "--jobs", "1", *extra])
+        return rc, capsys.readouterr().err
+
     assert _run(corpus, a, "opus", "12", "mysdr:MySdr", capsys)[0] == 0
     rc, err = _run(corpus, b, "opus,codec2", "12,3.2", "mysdr:MySdr", capsys)
     assert rc == 0 and "8 item x condition x metric score(s) were identical work" in err  # 2 items x 4 conditions

@@ -129,7 +129,8 @@ def test_codec_failures_and_metric_failures_are_rows_not_crashes(fault_env):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_killed_at_random_moments_and_resumed(seed, tmp_path):
     args = [sys.executable, "-m", "evalsuite", "run", "--categories", "clean_speech,music", "--max-items", "4",
-            "--codecs", "opus", "--kbps", "6,12,24", "--metrics", "si_sdr,lsd", "--no-progress", "--jobs", "2"]
+            "--codecs", "opus", "--kbps", "6,12,24", "--metrics", "si_sdr,lsd", "--no-progress", "--jobs", "2",
+            "--no-reuse"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     full = tmp_path / "full"
     subprocess.run([*args, "--out", str(full)], check=True, env=env, capture_output=True, cwd=REPO)

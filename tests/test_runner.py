@@ -97,7 +97,8 @@ def test_bad_options_give_clear_errors(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_kill_9_and_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
-    args = ["run", *SMALL, "--codecs", "opus,soundstream", "--kbps", "3,6,9", "--metrics", "si_sdr,lsd,stoi"]
+    # --no-reuse: the killed run must really compute, not take the full run's scores
+    args = ["run", *SMALL, "--codecs", "opus,soundstream", "--kbps", "3,6,9", "--metrics", "si_sdr,lsd,stoi", "--no-reuse"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     full = tmp_path / "full"
     subprocess.run([sys.executable, "-m", "evalsuite", *args, "--out", str(full), "--jobs", "2"], check=True, env=env,
