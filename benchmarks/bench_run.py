@@ -1,0 +1,144 @@
+"""What the run engine costs beyond the work, as ratios against baselines measured in the same run.
+
+Grid (issue 13's): 8 clean speech items x soundstream,opus @ 6 kbps x pesq_wb, stoi,
+visqol_speech, si_sdr, no anchors. Every command runs as a fresh process; CPU is the process's
+user+system time (children included), wall its elapsed time; pairs run alternately (A B A B ...)
+so a drifting machine affects both; the median of the pair ratios is quoted.
+
+1. engine vs plain script, one worker: `evalsuite run --jobs 1` / benchmarks/plain_script.py
+   (same codec classes and metric packages, same prepared items; values checked equal first).
+2. second worker: wall of `--jobs 1` / `--jobs 2`, beside the plain script as 1 vs 2 processes.
+3. no-op resume: the same command on a finished folder, wall (and as a share of the cold run).
+4. cross-run reuse: a run with one more codec (codec2) into a new folder after the grid ran, CPU
+   against the same command cold (--no-reuse), and against the new codec's own work alone.
+
+    EVALSUITE_DATA=../shared python benchmarks/bench_run.py [--pairs 5] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GRID = ["--categories", "clean_speech", "--max-items", "8", "--codecs", "soundstream,opus", "--kbps", "6",
+        "--metrics", "pesq_wb,stoi,visqol_speech,si_sdr", "--no-anchors", "--no-progress"]
+CONDS, METRICS = "soundstream@6,opus@6", "pesq_wb,stoi,visqol_speech,si_sdr"
+
+
+def measure(cmds: list[list[str]], env: dict) -> tuple[float, float]:
+    """(wall, CPU) of commands started together (CPU summed, wall until the last ends)."""
+    t = time.perf_counter()
+    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
+    cpu = 0.0
+    for p in procs:
+        _, status, ru = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"benchmark command failed: {' '.join(cmds[procs.index(p)])}")
+        cpu += ru.ru_utime + ru.ru_stime
+    return time.perf_counter() - t, cpu
+
+
+def evalsuite(*args: str) -> list[str]:
+    return [sys.executable, "-m", "evalsuite", "run", *args]
+
+
+def plain(run_dir: Path, workers: int = 1, k: int = 0, conds: str = CONDS) -> list[str]:
+    return [sys.executable, str(HERE / "plain_script.py"), str(run_dir), conds, METRICS, "--workers", str(workers),
+            "--worker", str(k)]
+
+
+def pairs(a, b, n: int) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    return [(a(i), b(i)) for i in range(n)]
+
+
+def med(xs) -> float:
+    return statistics.median(xs)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--json", type=Path)
+    opt = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench_run_"))
+    env = {**os.environ, "EVALSUITE_CACHE": str(work / "cache")}
+    res: dict = {}
+    try:
+        # the corpus prepared once (every command below finds it in the cache), values checked
+        ref = work / "ref"
+        measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out", str(ref))], env)
+        import pandas as pd
+
+        out = subprocess.run(plain(ref), env=env, capture_output=True, text=True, check=True).stdout
+        vals = json.loads(out)
+        df = pd.read_parquet(ref / "results.parquet")
+        ok = df[df.status == "ok"]
+        table = {f"{r.item}|{r.condition}|{r.metric}": r.value for r in ok.itertuples()}
+        same = set(vals) == set(table) and all(vals[k] == table[k] for k in vals)
+        res["values_identical"] = bool(same)
+        res["values_compared"] = len(vals)
+        print(f"plain script reproduces the run's values exactly: {same} ({len(vals)} values)")
+
+        n = opt.pairs
+        runs = iter(range(10**6))
+        # 1. one worker
+        p1 = pairs(lambda i: measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
+                                                str(work / f"j1_{next(runs)}"))], env),
+                   lambda i: measure([plain(ref)], env), n)
+        res["engine_vs_plain_cpu"] = med([a[1] / b[1] for a, b in p1])
+        res["engine_vs_plain_wall"] = med([a[0] / b[0] for a, b in p1])
+        res["engine_cpu_s"], res["plain_cpu_s"] = med([a[1] for a, _ in p1]), med([b[1] for _, b in p1])
+        # 2. a second worker, beside the plain script as two processes
+        p2 = pairs(lambda i: measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
+                                                str(work / f"s1_{next(runs)}"))], env),
+                   lambda i: measure([evalsuite(*GRID, "--jobs", "2", "--no-reuse", "--out",
+                                                str(work / f"s2_{next(runs)}"))], env), n)
+        res["speedup_jobs2"] = med([a[0] / b[0] for a, b in p2])
+        p3 = pairs(lambda i: measure([plain(ref)], env), lambda i: measure([plain(ref, 2, 0), plain(ref, 2, 1)], env), n)
+        res["speedup_plain_2_processes"] = med([a[0] / b[0] for a, b in p3])
+        # 3. no-op resume
+        noop = [measure([evalsuite(*GRID, "--jobs", "1", "--out", str(ref))], env) for _ in range(n)]
+        res["noop_resume_wall_s"] = med([w for w, _ in noop])
+        res["noop_resume_share_of_cold"] = res["noop_resume_wall_s"] / med([a[0] for a, _ in p1])
+        # 4. one more codec after the grid: only the new codec is paid for
+        more = [a for a in GRID if a != "soundstream,opus"]
+        more[more.index("--codecs") + 1:more.index("--codecs") + 1] = ["soundstream,opus,codec2"]
+        more[more.index("--kbps") + 1] = "6,3.2"
+
+        def reuse_run(i):
+            cache = work / f"cache_r{i}"
+            shutil.copytree(work / "cache" / "prepared", cache / "prepared")
+            e = {**env, "EVALSUITE_CACHE": str(cache)}
+            measure([evalsuite(*GRID, "--jobs", "1", "--out", str(work / f"r_first_{i}"))], e)
+            return measure([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_more_{i}"))], e)
+
+        p4 = pairs(reuse_run, lambda i: measure([evalsuite(*more, "--jobs", "1", "--no-reuse", "--out",
+                                                           str(work / f"r_cold_{i}"))], env), n)
+        res["one_more_codec_vs_cold_cpu"] = med([a[1] / b[1] for a, b in p4])
+        new_only = [measure([plain(ref, conds="codec2@3.2")], env) for _ in range(n)]
+        res["one_more_codec_cpu_s"] = med([a[1] for a, _ in p4])
+        res["new_codec_alone_plain_cpu_s"] = med([w[1] for w in new_only])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{'figure':45s} {'value':>8s}   goal")
+    for k, goal in [("engine_vs_plain_cpu", "<= 1.10"), ("engine_vs_plain_wall", ""), ("speedup_jobs2", ">= 1.7"),
+                    ("speedup_plain_2_processes", "(baseline)"), ("noop_resume_wall_s", "<= 2 s"),
+                    ("noop_resume_share_of_cold", ""), ("one_more_codec_vs_cold_cpu", "small"),
+                    ("one_more_codec_cpu_s", ""), ("new_codec_alone_plain_cpu_s", "(baseline)"),
+                    ("engine_cpu_s", ""), ("plain_cpu_s", "")]:
+        print(f"{k:45s} {res[k]:8.3f}   {goal}")
+    if opt.json:
+        opt.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
