@@ -101,7 +101,9 @@ class Scheduler:
         while self._queue and len(self._flight) < self.capacity:
             if self._ex is None:
                 self._ex = self._make()
-            task = self._queue.popleft()
+            task = self._next()
+            if task is None:
+                break
             try:
                 self._flight[self._ex.submit(self._fn, task)] = task
             except BrokenProcessPool:
@@ -114,6 +116,17 @@ class Scheduler:
         if self._ex is None:
             self._ex = self._make()
         return self._ex.submit(fn, *args)
+
+    def _next(self) -> Any | None:
+        """The next task to start. At most one suspect (a task that was running when a pool broke)
+        runs at a time, beside tasks with a clean record: a second break then points at it, and
+        innocent tasks from the same broken pool are not broken again together with it."""
+        suspect_running = any(self._breaks.get(self._key(t), 0) for t in self._flight.values())
+        for i, t in enumerate(self._queue):
+            if not (suspect_running and self._breaks.get(self._key(t), 0)):
+                del self._queue[i]
+                return t
+        return None
 
     def close(self, kill: bool = False) -> None:
         if self._ex is not None:

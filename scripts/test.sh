@@ -6,4 +6,4 @@ bash scripts/setup.sh --with-browser
 export EVALSUITE_DATA="${EVALSUITE_DATA:-$(cd .. && pwd)/shared}"
 export EVALSUITE_CACHE="${EVALSUITE_CACHE:-$(mktemp -d)}"
 python3 -m ruff check .
-python3 -m pytest -q -p no:cacheprovider --timeout=1500 "$@"
+python3 -m pytest -q -p no:cacheprovider --timeout=1500 --durations=25 "$@"
