@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         ref, rate = read_audio(os.path.join(run_dir, "audio", "reference", f"{it['item']}.wav"))
         for cid, codec in codecs.items():
             t = transcode(codec, ref, rate, float(cid.split("@")[1]))
-            for name, m in mets.items():
+            for m in mets.values():
                 info = m.describe()
                 if info.applies_to is not None and it["category"] not in info.applies_to:
                     continue
