@@ -146,6 +146,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ship-audio", action="store_true",
                    help="send audio to workers by value (Dask workers without a shared filesystem)")
     p.add_argument("--retry-errors", action="store_true", help="compute again what ended as codec_error/metric_error")
+    # scale-out without a scheduler (evalsuite/shards.py, evalsuite/merge.py; docs/runner.md "Scale-out")
+    p.add_argument("--shard", metavar="I/N", help="compute only shard I of N of the items (its own store under "
+                   "<out>/shards/I-of-N/; shards may run at once, on machines sharing the folder)")
+    p.add_argument("--merge", action="store_true", help="combine the folder's N finished shards of this same command "
+                   "into the run and export its table (equal to an unsharded run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_data(p)
@@ -202,20 +207,38 @@ def _run(args) -> int:
 
     ctx = _ctx(args)
     ctx.data_root() if (args.data or not args.corpus) else None  # fail early and clearly
+    shard = _shard_args(args)
     cfg = RunConfig(codecs=args.codecs, kbps=args.kbps, metrics=args.metrics,
                     codec_opts=parse_opts(args.codec_opt, "--codec-opt"),
                     metric_opts=parse_opts(args.metric_opt, "--metric-opt"), anchors=not args.no_anchors,
                     corpus=_corpus_config(args), corpus_spec=args.corpus, category=args.category,
-                    data=str(ctx.data) if ctx.data else None, jobs=args.jobs, retry_errors=args.retry_errors)
+                    data=str(ctx.data) if ctx.data else None, jobs=args.jobs, retry_errors=args.retry_errors,
+                    shard=shard, merge=args.merge)
     out = Path(args.out) if args.out else Path("runs") / (args.name or default_run_name(args.codecs, args.kbps))
+    if args.merge:
+        from .merge import check_complete
+
+        check_complete(out)  # names every shard that is missing or still running
     ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers)
     s = run(cfg, out, progress=not args.no_progress, execution_cfg=ex, ship_audio=args.ship_audio, ctx=ctx)
     for n in s.notes:
         print(f"note: {n}", file=sys.stderr)
+    if shard:
+        print(f"note: shard {shard[0]}/{shard[1]} finished; when all {shard[1]} have, run the same command with --merge "
+              "instead of --shard to export the run's table", file=sys.stderr)
     print(f"{s.out_dir}: {s.rows} rows ({', '.join(f'{k} {v}' for k, v in sorted(s.status_counts.items()))}); "
           f"{s.units_computed} of {s.units_total} tasks computed in {s.seconds:.0f} s", file=sys.stderr)
     print(s.out_dir)
     return 0
+
+
+def _shard_args(args):
+    from .grid import GridError
+    from .shards import parse_shard
+
+    if args.shard and args.merge:
+        raise GridError("--shard and --merge exclude each other: run the shards, then the same command with --merge")
+    return parse_shard(args.shard) if args.shard else None
 
 
 def _score(args) -> int:

@@ -54,6 +54,8 @@ class RunConfig:
     data: str | None = None
     jobs: int = 1
     retry_errors: bool = False
+    shard: tuple[int, int] | None = None  # (i, N): compute only shard i of N (evalsuite/shards.py)
+    merge: bool = False  # first combine the folder's finished shards into this run (evalsuite/merge.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.kbps, (tuple, list)):  # convenience for library callers
@@ -105,24 +107,32 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     sources = _sources(cfg, ctx, exclude=(target, ctx.cache_root()))
     check_applicable(metrics, {s.category for s in sources} | _derived_categories(sources, cfg), cfg.metrics is not None)
     out = _make_run_folder(target)
-    lay = L.RunLayout(out)
-    with RunLock(lay.lock):
-        clean_temp_files(out)
+    from . import shards
+
+    lay = L.RunLayout(out) if cfg.shard is None else L.ShardLayout(out, *cfg.shard)
+    with RunLock(lay.lock) if cfg.shard is None else shards.lock(lay):
+        clean_temp_files(out if cfg.shard is None else lay.dir)  # other shards may be writing temp files
         _remove_exports(lay)
         prev = _read_json(lay.run_json)
         corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
-        _install_references(lay, corpus)
-        write_items_csv(lay.items_csv, corpus.items)
+        mine = corpus if cfg.shard is None else shards.select(corpus, cfg.shard)
+        _install_references(lay, mine)
+        write_items_csv(lay.items_csv, mine.items)
         meta = _meta(cfg, lay, codecs, conditions, metrics, skipped, corpus, prev, ex_cfg, notes)
+        if cfg.merge:
+            from .merge import merge_shards
+
+            meta["shards"] = merge_shards(lay, meta, notes)
         _write_json(lay.run_json, meta)
         with ResultStore(lay.store) as store, execution(ex_cfg, ctx) as ex:
-            engine = _Engine(cfg, ctx, lay, store, corpus, conditions, metrics, ship_audio, progress)
+            engine = _Engine(cfg, ctx, lay, store, mine, conditions, metrics, ship_audio, progress)
             engine.execute(ex)
             df = engine.table()
             kept = engine.other_stored_conditions()
         from .export import export_all
 
-        export_all(lay, df)
+        if cfg.shard is None:  # a shard's rows are part of a table: --merge exports it
+            export_all(lay, df)
         counts = {str(k): int(v) for k, v in df["status"].value_counts().items()}
         meta.update(finished=_now(), rows=len(df), status_counts=counts,
                     stored_conditions_not_in_this_table=kept,
