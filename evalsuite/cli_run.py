@@ -138,8 +138,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>)")
     p.add_argument("--jobs", "-j", type=_positive_int("--jobs"), default=os.cpu_count() or 1,
                    help="worker processes (default: all cores, %(default)s)")
-    p.add_argument("--executor", choices=("local", "dask", "dask-local"), default="local",
-                   help="local processes (--jobs), a Dask scheduler (--scheduler), or a Dask LocalCluster (--workers)")
+    p.add_argument("--executor", choices=("local", "dask", "dask-local", "slurm"), default="local",
+                   help="local processes (--jobs), a Dask scheduler (--scheduler), a Dask LocalCluster (--workers), "
+                        "or Dask workers as Slurm jobs (--slurm-*)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address for --executor dask")
     p.add_argument("--workers", type=_positive_int("--workers"), default=2,
                    help="worker processes for --executor dask-local (default %(default)s)")
@@ -155,6 +156,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_data(p)
     _add_corpus_opts(p)
+    from .slurm import add_arguments as add_slurm_arguments
+
+    add_slurm_arguments(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("score", help="score one existing reference/degraded pair (JSON on stdout)",
@@ -219,7 +223,10 @@ def _run(args) -> int:
         from .merge import check_complete
 
         check_complete(out)  # names every shard that is missing or still running
-    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers)
+    from .slurm import config_from_args
+
+    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers,
+                        slurm=config_from_args(args))
     s = run(cfg, out, progress=not args.no_progress, execution_cfg=ex, ship_audio=args.ship_audio, ctx=ctx)
     for n in s.notes:
         print(f"note: {n}", file=sys.stderr)

@@ -231,3 +231,23 @@ def test_shard_assignment_is_a_stable_balanced_function_of_item_ids():
     for bad in ("0/3", "4/3", "x", "1/", "1-3"):
         with pytest.raises(ValueError):
             parse_shard(bad)
+
+
+def test_dask_local_workers_run_with_evalsuites_settings():
+    """The LocalCluster's workers: one thread each, glibc's malloc trimming (not the nanny's
+    65536), no statistical profiler — what keeps dask-local within a few percent of local."""
+    from distributed import default_client
+
+    from evalsuite.context import RunContext
+    from evalsuite.executors import ExecutorConfig, execution
+
+    with execution(ExecutorConfig(kind="dask-local", workers=2), RunContext()) as ex:
+        assert ex.capacity == 4  # two tasks per worker: the next one waits on the worker
+        client = default_client()
+        env = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS",
+                                                                 "OPENBLAS_NUM_THREADS")})
+        profile = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
+    assert len(env) == 2
+    assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+               for e in env.values())
+    assert set(profile.values()) == {False}
