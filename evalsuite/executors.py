@@ -110,9 +110,11 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
     if cfg.kind == "local":
         yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
         return
+    from .shipping import ShippingExecutor
+
     with _dask(cfg, ctx) as (client, n):
-        # pure=False: a task has side effects (it writes audio)
-        yield Execution(lambda: client.get_executor(pure=False), max(1, n) * DASK_TASKS_PER_WORKER, fn)
+        # tasks with --ship-audio send each piece of audio once, by content (evalsuite.shipping)
+        yield Execution(lambda: ShippingExecutor(client), max(1, n) * DASK_TASKS_PER_WORKER, fn)
 
 
 @contextlib.contextmanager

@@ -96,34 +96,39 @@ def _wait(cond, timeout: float, what: str, poll: float = 0.05) -> None:
 # a real Dask cluster on loopback
 
 
-def test_dask_cluster_on_loopback_survives_a_killed_worker(tmp_path, local_table, processes):
+def test_dask_cluster_on_loopback_survives_killed_workers(tmp_path, local_table, processes):
+    """Scheduler and two workers as separate OS processes; in each of two runs (audio by path on
+    the shared folder, then --ship-audio) a worker process is SIGKILLed mid-run (its nanny starts
+    a new one). Both tables equal the local one."""
     from distributed import Client
 
     sched_file = tmp_path / "scheduler.json"
     processes.start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
                      "--no-dashboard", "--scheduler-file", str(sched_file)], tmp_path / "scheduler.log")
     _wait(sched_file.is_file, 60, "the scheduler file")
-    workers = [processes.start([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-                                str(sched_file), "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-                                "--no-dashboard", "--local-directory", str(tmp_path / f"w{k}")],
-                               tmp_path / f"worker{k}.log") for k in (1, 2)]
+    for k in (1, 2):
+        processes.start([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(sched_file),
+                         "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                         "--local-directory", str(tmp_path / f"w{k}")], tmp_path / f"worker{k}.log")
     address = json.loads(sched_file.read_text())["address"]
     assert address.startswith("tcp://127.0.0.1:")
-    with Client(address, timeout=30) as c:
-        c.wait_for_workers(2, timeout=90)
-
-    out = tmp_path / "dask"
-    run = processes.start(_evalsuite("run", *GRID, "--out", str(out), "--executor", "dask", "--scheduler", address),
-                          tmp_path / "run.log")
-    _wait(lambda: stored_units(out / "results.sqlite") >= 1 or run.poll() is not None, 120, "the first stored result")
-    assert run.poll() is None, "the run finished before a worker could be killed"
-    processes.kill(workers[0])  # SIGKILL, mid-run
-    killed_at = stored_units(out / "results.sqlite")
-    assert run.wait(timeout=180) == 0, (tmp_path / "run.log").read_text()[-2000:]
-    assert killed_at < stored_units(out / "results.sqlite")  # work remained when the worker died
-
-    _same_rows(local_table, pd.read_parquet(out / "results.parquet"))
-    assert (out / "results.parquet").is_file() and not list(out.rglob(".tmp-*"))
+    with Client(address, timeout=30) as client:
+        for k, extra in enumerate(([], ["--ship-audio"])):
+            client.wait_for_workers(2, timeout=90)
+            victim = sorted(client.run(os.getpid).values())[k]
+            out = tmp_path / f"dask{k}"
+            run = processes.start(_evalsuite("run", *GRID, "--out", str(out), "--executor", "dask", "--scheduler",
+                                             address, *extra), tmp_path / f"run{k}.log")
+            _wait(lambda: stored_units(out / "results.sqlite") >= 1 or run.poll() is not None, 120,
+                  "the first stored result")
+            assert run.poll() is None, "the run finished before a worker could be killed"
+            os.kill(victim, signal.SIGKILL)  # mid-run
+            killed_at = stored_units(out / "results.sqlite")
+            assert run.wait(timeout=180) == 0, (tmp_path / f"run{k}.log").read_text()[-2000:]
+            assert killed_at < stored_units(out / "results.sqlite")  # work remained when the worker died
+            _same_rows(local_table, pd.read_parquet(out / "results.parquet"))
+            assert not list(out.rglob(".tmp-*"))
+            assert victim not in client.run(os.getpid).values()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,3 +256,35 @@ def test_dask_local_workers_run_with_evalsuites_settings():
     assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
                for e in env.values())
     assert set(profile.values()) == {False}
+
+
+def _sizes(task) -> list[int]:
+    return [len(task.ref_wav)] + [len(i.wav) for i in task.inputs]
+
+
+def test_shipped_audio_travels_once_per_content():
+    """--ship-audio: tasks sharing a reference send it once (one content-keyed piece on the
+    cluster), no task carries audio through the scheduler (Dask warns about graphs over 10 MB:
+    here an error), and each task still receives its bytes."""
+    import warnings
+
+    from distributed import default_client
+
+    from evalsuite.context import RunContext
+    from evalsuite.executors import ExecutorConfig, execution
+    from evalsuite.worker import ScoreInput, ScoreTask
+
+    ref, deg = b"r" * 12_000_000, b"d" * 3_000_000
+    tasks = [ScoreTask("item", "sha-r", f"metric{k}", (), "key", "ref.wav", "sha-r",
+                       (ScoreInput("opus@6", "deg.wav", "sha-d", wav=deg), ScoreInput("reference", "ref.wav", "sha-r",
+                                                                                      wav=ref)), ref_wav=ref)
+             for k in range(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with execution(ExecutorConfig(kind="dask-local", workers=1), RunContext()) as ex:
+            executor = ex.make()
+            results = [f.result(timeout=120) for f in [executor.submit(_sizes, t) for t in tasks]]
+            pieces = [k for k in default_client().who_has() if str(k).startswith("evalsuite-audio-")]
+            executor.shutdown()
+    assert results == [[12_000_000, 3_000_000, 12_000_000]] * 5
+    assert sorted(pieces) == ["evalsuite-audio-sha-d", "evalsuite-audio-sha-r"]
