@@ -231,8 +231,8 @@ def _run(args) -> int:
     for n in s.notes:
         print(f"note: {n}", file=sys.stderr)
     if shard:
-        print(f"note: shard {shard[0]}/{shard[1]} finished; when all {shard[1]} have, run the same command with --merge "
-              "instead of --shard to export the run's table", file=sys.stderr)
+        print(f"note: shard {shard[0]}/{shard[1]} finished; when all {shard[1]} have, run the same command with "
+              "--merge instead of --shard to export the run's table", file=sys.stderr)
     print(f"{s.out_dir}: {s.rows} rows ({', '.join(f'{k} {v}' for k, v in sorted(s.status_counts.items()))}); "
           f"{s.units_computed} of {s.units_total} tasks computed in {s.seconds:.0f} s", file=sys.stderr)
     print(s.out_dir)

@@ -144,7 +144,7 @@ def _test_submit(cluster) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:
         f.write(cluster.job_script())
         f.flush()
-        p = subprocess.run(["sbatch", "--test-only", f.name], capture_output=True, text=True)
+        p = subprocess.run(["sbatch", "--test-only", f.name], capture_output=True, text=True, check=False)
     if p.returncode != 0:
         why = (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
         raise ExecutorError(f"Slurm refuses the worker job ({why}); check --slurm-partition, --slurm-account, "

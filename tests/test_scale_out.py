@@ -119,7 +119,7 @@ def test_dask_cluster_on_loopback_survives_killed_workers(tmp_path, local_table,
             out = tmp_path / f"dask{k}"
             run = processes.start(_evalsuite("run", *GRID, "--out", str(out), "--executor", "dask", "--scheduler",
                                              address, *extra), tmp_path / f"run{k}.log")
-            _wait(lambda: stored_units(out / "results.sqlite") >= 1 or run.poll() is not None, 120,
+            _wait(lambda out=out, run=run: stored_units(out / "results.sqlite") >= 1 or run.poll() is not None, 120,
                   "the first stored result")
             assert run.poll() is None, "the run finished before a worker could be killed"
             os.kill(victim, signal.SIGKILL)  # mid-run
@@ -206,7 +206,8 @@ def test_merge_names_missing_unfinished_and_foreign_shards(tmp_path, data_dir, c
     # --jobs 2 (how a shard runs is its own business): pool start-up leaves time to kill it mid-run
     p = processes.start(_evalsuite("run", *SMALL, "--kbps", "6", "--out", str(out), "--shard", "2/2", "--jobs", "2"),
                         tmp_path / "shard2.log")
-    _wait(lambda: (out / "shards" / "2-of-2" / "run.json").is_file() or p.poll() is not None, 120, "shard 2/2 to start", poll=0.01)
+    _wait(lambda: (out / "shards" / "2-of-2" / "run.json").is_file() or p.poll() is not None, 120,
+          "shard 2/2 to start", poll=0.01)
     processes.kill(p)
     assert main(merge) == 2
     err = capsys.readouterr().err

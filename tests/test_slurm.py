@@ -101,9 +101,9 @@ def test_without_sbatch_or_dask_jobqueue_the_error_is_one_line(tmp_path, monkeyp
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable))  # no sbatch
     cmd = ["run", *GRID, "--out", str(tmp_path / "r"), "--executor", "slurm"]
     assert main(cmd) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
+    assert capsys.readouterr().err.strip().splitlines() == [(
         "evalsuite: error: --executor slurm needs Slurm's sbatch on PATH: run evalsuite on a login node of the "
-        "cluster (or use --shard I/N, see docs/runner.md)"]
+        "cluster (or use --shard I/N, see docs/runner.md)")]
     monkeypatch.setitem(sys.modules, "dask_jobqueue", None)  # how Python marks a module that cannot be imported
     assert main(cmd) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
@@ -115,8 +115,9 @@ def test_a_job_slurm_refuses_is_a_one_line_error(tmp_path, fake_slurm, monkeypat
     monkeypatch.setenv("FAKE_SLURM_REFUSE", "invalid partition specified: nope")
     assert main(["run", *GRID, "--out", str(tmp_path / "r"), "--executor", "slurm", "--slurm-partition", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["evalsuite: error: Slurm refuses the worker job (sbatch: error: invalid partition specified: nope); "
-                   "check --slurm-partition, --slurm-account, --slurm-memory, --slurm-walltime and --slurm-extra"]
+    assert err == [("evalsuite: error: Slurm refuses the worker job (sbatch: error: invalid partition specified: "
+                    "nope); check --slurm-partition, --slurm-account, --slurm-memory, --slurm-walltime and "
+                    "--slurm-extra")]
     assert not list(fake_slurm.glob("*.sh"))  # nothing was submitted
 
 
