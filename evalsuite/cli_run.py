@@ -138,8 +138,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>)")
     p.add_argument("--jobs", "-j", type=_positive_int("--jobs"), default=os.cpu_count() or 1,
                    help="worker processes (default: all cores, %(default)s)")
-    p.add_argument("--executor", choices=("local", "dask", "dask-local"), default="local",
-                   help="local processes (--jobs), a Dask scheduler (--scheduler), or a Dask LocalCluster (--workers)")
+    p.add_argument("--executor", choices=("local", "dask", "dask-local", "slurm"), default="local",
+                   help="local processes (--jobs), a Dask scheduler (--scheduler), a Dask LocalCluster (--workers), "
+                        "or Dask workers as Slurm jobs (--slurm-*)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address for --executor dask")
     p.add_argument("--workers", type=_positive_int("--workers"), default=2,
                    help="worker processes for --executor dask-local (default %(default)s)")
@@ -149,10 +150,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-reuse", action="store_true",
                    help="compute every score in this run, even work another run already scored (the cache's "
                         "content-keyed score store)")
+    # scale-out without a scheduler (evalsuite/shards.py, evalsuite/merge.py; docs/runner.md "Scale-out")
+    p.add_argument("--shard", metavar="I/N", help="compute only shard I of N of the items (its own store under "
+                   "<out>/shards/I-of-N/; shards may run at once, on machines sharing the folder)")
+    p.add_argument("--merge", action="store_true", help="combine the folder's N finished shards of this same command "
+                   "into the run and export its table (equal to an unsharded run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_data(p)
     _add_corpus_opts(p)
+    from .slurm import add_arguments as add_slurm_arguments
+
+    add_slurm_arguments(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("score", help="score one existing reference/degraded pair (JSON on stdout)",
@@ -205,21 +214,41 @@ def _run(args) -> int:
 
     ctx = _ctx(args)
     ctx.data_root() if (args.data or not args.corpus) else None  # fail early and clearly
+    shard = _shard_args(args)
     cfg = RunConfig(codecs=args.codecs, kbps=args.kbps, metrics=args.metrics,
                     codec_opts=parse_opts(args.codec_opt, "--codec-opt"),
                     metric_opts=parse_opts(args.metric_opt, "--metric-opt"), anchors=not args.no_anchors,
                     corpus=_corpus_config(args), corpus_spec=args.corpus, category=args.category,
                     data=str(ctx.data) if ctx.data else None, jobs=args.jobs, retry_errors=args.retry_errors,
-                    reuse=not args.no_reuse)
+                    reuse=not args.no_reuse, shard=shard, merge=args.merge)
     out = Path(args.out) if args.out else Path("runs") / (args.name or default_run_name(args.codecs, args.kbps))
-    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers)
+    if args.merge:
+        from .merge import check_complete
+
+        check_complete(out)  # names every shard that is missing or still running
+    from .slurm import config_from_args
+
+    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers,
+                        slurm=config_from_args(args))
     s = run(cfg, out, progress=not args.no_progress, execution_cfg=ex, ship_audio=args.ship_audio, ctx=ctx)
     for n in s.notes:
         print(f"note: {n}", file=sys.stderr)
+    if shard:
+        print(f"note: shard {shard[0]}/{shard[1]} finished; when all {shard[1]} have, run the same command with "
+              "--merge instead of --shard to export the run's table", file=sys.stderr)
     print(f"{s.out_dir}: {s.rows} rows ({', '.join(f'{k} {v}' for k, v in sorted(s.status_counts.items()))}); "
           f"{s.units_computed} of {s.units_total} tasks computed in {s.seconds:.0f} s", file=sys.stderr)
     print(s.out_dir)
     return 0
+
+
+def _shard_args(args):
+    from .grid import GridError
+    from .shards import parse_shard
+
+    if args.shard and args.merge:
+        raise GridError("--shard and --merge exclude each other: run the shards, then the same command with --merge")
+    return parse_shard(args.shard) if args.shard else None
 
 
 def _score(args) -> int:

@@ -2,7 +2,8 @@
 
 - ``local``: a spawn process pool (``--jobs N``), or this process for ``--jobs 1``;
 - ``dask``: an existing Dask distributed scheduler (``--scheduler tcp://HOST:PORT``);
-- ``dask-local``: a Dask ``LocalCluster`` of ``--workers N`` single-threaded worker processes.
+- ``dask-local``: a Dask ``LocalCluster`` of ``--workers N`` single-threaded worker processes;
+- ``slurm``: Dask workers as Slurm batch jobs through dask-jobqueue (evalsuite.slurm).
 
 Workers receive the run context with every task (evalsuite.worker.run_task); nothing is set in
 this process's environment. Local pool workers set their own thread limits before importing
@@ -15,8 +16,16 @@ import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .context import RunContext
+
+if TYPE_CHECKING:
+    from .slurm import SlurmConfig
+
+#: tasks in flight per Dask worker thread: the next task already waits on the worker when one
+#: finishes, instead of after a round trip through the scheduler and this process
+DASK_TASKS_PER_WORKER = 2
 
 
 class ExecutorError(RuntimeError):
@@ -25,23 +34,31 @@ class ExecutorError(RuntimeError):
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    kind: str = "local"  # local | dask | dask-local
+    kind: str = "local"  # local | dask | dask-local | slurm
     jobs: int = 1
     scheduler: str | None = None
     workers: int = 2
+    slurm: "SlurmConfig | None" = None  # --executor slurm (evalsuite.slurm; None: its defaults)
 
     def validate(self) -> None:
-        if self.kind not in ("local", "dask", "dask-local"):
-            raise ExecutorError(f"--executor must be local, dask or dask-local; got {self.kind!r}")
+        if self.kind not in ("local", "dask", "dask-local", "slurm"):
+            raise ExecutorError(f"--executor must be local, dask, dask-local or slurm; got {self.kind!r}")
         if self.jobs < 1:
             raise ExecutorError(f"--jobs must be at least 1, got {self.jobs}")
         if self.kind == "dask-local" and self.workers < 1:
             raise ExecutorError(f"--workers must be at least 1, got {self.workers}")
         if self.kind == "dask" and not self.scheduler:
             raise ExecutorError("--executor dask needs --scheduler tcp://HOST:PORT")
+        if self.kind == "slurm":
+            from .slurm import SlurmConfig
+
+            (self.slurm or SlurmConfig()).validate()
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "jobs": self.jobs, "scheduler": self.scheduler, "workers": self.workers}
+        d = {"kind": self.kind, "jobs": self.jobs, "scheduler": self.scheduler, "workers": self.workers}
+        if self.kind == "slurm":
+            d["slurm"] = self.slurm.describe() if self.slurm else {}
+        return d
 
 
 @dataclass
@@ -94,9 +111,11 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
     if cfg.kind == "local":
         yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
         return
+    from .shipping import ShippingExecutor
+
     with _dask(cfg, ctx) as (client, n):
-        # pure=False: a task has side effects (it writes audio)
-        yield Execution(lambda: client.get_executor(pure=False), max(1, n), fn)
+        # tasks with --ship-audio send each piece of audio once, by content (evalsuite.shipping)
+        yield Execution(lambda: ShippingExecutor(client), max(1, n) * DASK_TASKS_PER_WORKER, fn)
 
 
 @contextlib.contextmanager
@@ -120,6 +139,24 @@ def _thread_limits(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def dask_settings(threads: int) -> dict:
+    """Dask settings (dotted keys) for the clusters evalsuite starts (dask-local, slurm).
+
+    The statistical profiler (samples the task thread's stack every 10 ms), the 20 ms event-loop
+    tick and the 100 ms / 500 ms memory and system monitors cost a 2-worker cluster about 0.13
+    CPU-seconds per second, idle or busy (0.015 without them; benchmarks/bench_dask_overhead.py).
+    Nothing here uses them: no dashboard, and tasks hold no Dask data to spill. The nanny's
+    MALLOC_TRIM_THRESHOLD_=65536 is unset (None: glibc's default): with it every unit cost 1.7x
+    the CPU here (large numpy temporaries become fresh mmaps). Worker processes get the thread
+    limits in their environment before numpy loads."""
+    from .worker import thread_env
+
+    env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in thread_env(threads).items()}
+    return {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+            "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, **env}
+
+
 @contextlib.contextmanager
 def _dask(cfg: ExecutorConfig, ctx: RunContext):
     try:
@@ -127,6 +164,12 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         from distributed import Client, LocalCluster
     except ImportError as e:
         raise ExecutorError("the dask executors need `pip install distributed`") from e
+    if cfg.kind == "slurm":
+        from .slurm import SlurmConfig, slurm_client
+
+        with slurm_client(cfg.slurm or SlurmConfig(), ctx.threads) as (client, n):
+            yield client, n
+        return
     if cfg.kind == "dask":
         try:
             client = Client(cfg.scheduler, timeout=5)
@@ -137,14 +180,7 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         finally:
             client.close()
         return
-    from .worker import thread_env
-
-    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (1.7x the CPU per unit here);
-    # keep glibc's default. Thread limits go to the workers' environment, not ours.
-    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
-               if k != "MALLOC_TRIM_THRESHOLD_"}
-    environ.update(thread_env(ctx.threads))
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    with dask.config.set(dask_settings(ctx.threads)):  # the workers' environment, not ours
         cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=40, death_timeout=10)
         client = Client(cluster)

@@ -14,6 +14,9 @@ builder and the report generator all ask it; nothing else builds these paths by 
       results.parquet, results.csv       tidy table (RESULT_COLUMNS)
       curves.csv, plots/<metric>.png|.svg
       run.log                            tracebacks of codec/metric failures
+      shards/<i>-of-<N>/                 shard i of N (--shard): its .lock, run.json, items.csv,
+                                         results.sqlite, run.log; its audio and bitstreams go to
+                                         the folders above (ShardLayout)
 """
 from __future__ import annotations
 
@@ -112,3 +115,74 @@ class RunLayout:
 
     def relative(self, path: Path) -> str:
         return Path(path).relative_to(self.root).as_posix()
+
+
+# --- shards (evalsuite/shards.py) ----------------------------------------------------------------
+
+SHARDS_DIR = "shards"
+
+
+@dataclass(frozen=True)
+class ShardLayout(RunLayout):
+    """Shard ``index`` of ``count`` of the run in ``root``: what only this shard writes (lock,
+    run.json, items.csv, store, log) lives in its own folder, so shards on a shared file system
+    never contend for a file; its audio and bitstreams go to the run's folders (the paths above),
+    so a merge moves no file and audio paths are those of an unsharded run."""
+
+    index: int = 1
+    count: int = 1
+
+    @property
+    def dir(self) -> Path:
+        return self.root / SHARDS_DIR / f"{self.index}-of-{self.count}"
+
+    @property
+    def run_lock(self) -> Path:
+        """The run folder's lock (shards hold it shared)."""
+        return self.root / ".lock"
+
+    @property
+    def lock(self) -> Path:
+        return self.dir / ".lock"
+
+    @property
+    def run_json(self) -> Path:
+        return self.dir / "run.json"
+
+    @property
+    def items_csv(self) -> Path:
+        return self.dir / "items.csv"
+
+    @property
+    def store(self) -> Path:
+        return self.dir / "results.sqlite"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "run.log"
+
+    @property
+    def results_parquet(self) -> Path:
+        return self.dir / "results.parquet"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.dir / "results.csv"
+
+    @property
+    def curves_csv(self) -> Path:
+        return self.dir / "curves.csv"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.dir / "plots"
+
+
+def shard_layouts(root: Path) -> list[ShardLayout]:
+    """The shard folders under a run (any count), by count then index."""
+    out = []
+    for d in (Path(root) / SHARDS_DIR).glob("*-of-*"):
+        i, _, n = d.name.partition("-of-")
+        if i.isdigit() and n.isdigit() and d.is_dir():
+            out.append(ShardLayout(Path(root), int(i), int(n)))
+    return sorted(out, key=lambda s: (s.count, s.index))

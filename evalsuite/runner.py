@@ -65,6 +65,8 @@ class RunConfig:
     jobs: int = 1
     retry_errors: bool = False
     reuse: bool = True  # reuse scores of identical work from other runs (the cache's score store)
+    shard: tuple[int, int] | None = None  # (i, N): compute only shard i of N (evalsuite/shards.py)
+    merge: bool = False  # first combine the folder's finished shards into this run (evalsuite/merge.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.kbps, (tuple, list)):  # convenience for library callers
@@ -116,22 +118,30 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
     sources = _sources(cfg, ctx, exclude=(target, ctx.cache_root()))
     check_applicable(metrics, {s.category for s in sources} | _derived_categories(sources, cfg), cfg.metrics is not None)
     out = _make_run_folder(target)
-    lay = L.RunLayout(out)
-    with RunLock(lay.lock), execution(ex_cfg, ctx) as ex, _started(ex) as first:
-        clean_temp_files(out)
+    from . import shards
+
+    lay = L.RunLayout(out) if cfg.shard is None else L.ShardLayout(out, *cfg.shard)
+    lock = RunLock(lay.lock) if cfg.shard is None else shards.lock(lay)
+    with lock, execution(ex_cfg, ctx) as ex, _started(ex) as first:
+        clean_temp_files(out if cfg.shard is None else lay.dir)  # other shards may be writing temp files
         prev = _read_json(lay.run_json) or {}
         corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
-        _install_references(lay, corpus)
-        write_items_csv(lay.items_csv, corpus.items)
-        grid = _grid_signature(codecs, conditions, metrics, corpus)
+        mine = corpus if cfg.shard is None else shards.select(corpus, cfg.shard)
+        _install_references(lay, mine)
+        write_items_csv(lay.items_csv, mine.items)
+        grid = _grid_signature(codecs, conditions, metrics, mine)
         same_grid = (prev.get("export") or {}).get("grid") == grid
         if not same_grid:
             _remove_exports(lay)  # another grid's table must not outlive a run that stops early
         meta = _meta(cfg, lay, codecs, conditions, metrics, skipped, corpus, prev, ex_cfg, notes)
         meta["export"] = {"grid": grid, "table": (prev.get("export") or {}).get("table") if same_grid else None}
+        if cfg.merge:
+            from .merge import merge_shards
+
+            meta["shards"] = merge_shards(lay, meta, notes)
         _write_json(lay.run_json, meta)
         with ResultStore(lay.store) as store:
-            engine = _Engine(cfg, ctx, lay, store, corpus, conditions, metrics, ship_audio, progress)
+            engine = _Engine(cfg, ctx, lay, store, mine, conditions, metrics, ship_audio, progress)
             try:
                 engine.execute(ex, first)
                 df = engine.table()
@@ -139,7 +149,8 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
                 from .export import export_all, exported, table_digest
 
                 digest = table_digest(df)
-                if digest != meta["export"]["table"] or not exported(lay):  # an unchanged table is not rewritten
+                # a shard's rows are part of a table (--merge exports it); an unchanged table is not rewritten
+                if cfg.shard is None and (digest != meta["export"]["table"] or not exported(lay)):
                     meta["export"]["table"] = None
                     export_all(lay, df, submit=engine.submit)
                     meta["export"]["table"] = digest

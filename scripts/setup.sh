@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # the CPU build of torch first: an unpinned torch would pull gigabytes of CUDA packages
 python3 -m pip install -q torch==2.13.0
-python3 -m pip install -q -e '.[test]'
+python3 -m pip install -q -e '.[test,slurm]'  # slurm: tests/test_slurm.py
 # resemblyzer pulls PyPI's webrtcvad 2.0.10, whose module needs pkg_resources (gone from
 # setuptools >= 81); webrtcvad-wheels ships the same module without it: install it last
 python3 -m pip install -q --force-reinstall --no-deps webrtcvad-wheels
