@@ -38,7 +38,7 @@ class ExecutorConfig:
     jobs: int = 1
     scheduler: str | None = None
     workers: int = 2
-    slurm: "SlurmConfig | None" = None  # --executor slurm (evalsuite.slurm; None: its defaults)
+    slurm: SlurmConfig | None = None  # --executor slurm (evalsuite.slurm; None: its defaults)
 
     def validate(self) -> None:
         if self.kind not in ("local", "dask", "dask-local", "slurm"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from .corpus import PreparedCorpus
 from .grid import GridError

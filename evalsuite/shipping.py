@@ -17,8 +17,9 @@ import collections
 import dataclasses
 import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Callable
+from typing import Any
 
 from .worker import ScoreTask, TranscodeTask
 

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Iterator
 
 #: jobs that sbatch accepted but that have no Slurm job id this long after scaling mean the
 #: submission failed (dask-jobqueue only logs that)
