@@ -225,7 +225,8 @@ class LsdReference:
 
 class SiSdr(Metric):
     """SI-SDR in dB (higher is better); scored at 48 kHz, the run's usual rate, so normally no
-    resampling happens and the full band counts (a codec that drops the top octave loses SDR)."""
+    resampling happens and the full band counts (a codec that drops the top octave loses SDR).
+    Shared per item: the zero-mean reference and its energy."""
 
     info = MetricInfo(
         name="si_sdr",
@@ -262,7 +263,11 @@ class MultiResolutionMelDistance(Metric):
     The log10 clamp at 1e-5 makes the distance level-dependent (about 30% for 10 dB), so by
     default both signals get the one gain that puts the reference at -16 LUFS (peak <= 1), the
     level of DAC's evaluation set; values are then comparable with DAC's tables and do not
-    depend on the level a run prepares items at. ``normalize=False`` scores the pair as given."""
+    depend on the level a run prepares items at. ``normalize=False`` scores the pair as given.
+
+    Shared per item (``reference_features``): the resampled reference, the pair gain set from it
+    (``score_features`` applies that same gain to each degraded signal) and the reference's
+    clamped log-mel spectrograms at all seven resolutions."""
 
     info = MetricInfo(
         name="mel_distance",
@@ -332,7 +337,8 @@ class MultiResolutionMelDistance(Metric):
 
 
 class LogSpectralDistance(Metric):
-    """Log-spectral distance (dB) at 48 kHz, 2048-point frames (lower is better)."""
+    """Log-spectral distance (dB) at 48 kHz, 2048-point frames (lower is better). Shared per
+    item: the reference's clamped log power spectrogram."""
 
     info = MetricInfo(
         name="lsd",
