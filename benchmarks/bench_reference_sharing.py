@@ -126,7 +126,7 @@ def child(metric_name: str, npz: Path, shared_first: bool) -> dict:
 def run_child(metric_name: str, npz: Path, shared_first: bool) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", metric_name, str(npz),
            "shared" if shared_first else "score"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    p = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), check=False)
     if p.returncode != 0:
         raise RuntimeError(f"{metric_name}: child failed:\n{p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])

@@ -185,14 +185,14 @@ def _finely_align(sim_results: list, ref: VisqolReference, ref_signal: Any, deg_
         deg_audio = slice_signal(deg_signal, sim.deg_patch_start_time, sim.deg_patch_end_time)
         try:
             offset, ref_data, deg_aligned, lag = _align_and_truncate(patch, deg_audio)
-        except Exception:  # noqa: BLE001 - the library skips a patch whose alignment fails, whatever the error
+        except Exception:  # noqa: BLE001, S112 - the library skips a patch whose alignment fails, whatever the error
             continue
         if len(ref_data) <= window.size or len(deg_aligned.data) <= window.size:
             continue
         try:
             ref_spec = _aligned_ref_spectrogram(patch, offset, ref_data, ref.sample_rate, builder, window)
             deg_spec = builder.build(deg_aligned, window)
-        except Exception:  # noqa: BLE001 - as the library: a patch it cannot rebuild keeps its first match
+        except Exception:  # noqa: BLE001, S112 - as the library: a patch it cannot rebuild keeps its first match
             continue
         ref_db, deg_db = prepare_spectrograms_for_comparison(Spectrogram(ref_spec), deg_spec)
         new_sim = measure_patch_similarity(ref_db, deg_db)
