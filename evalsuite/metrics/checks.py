@@ -25,11 +25,36 @@ def check_pair(ref: np.ndarray | None, deg: np.ndarray, rate: int, *, min_second
         raise AudioError("this metric needs a reference signal, but none was given")
     ref = check_signal(ref, rate, name="reference", min_seconds=min_seconds)
     deg = check_signal(deg, rate, name="degraded", min_seconds=min_seconds)
-    if len(ref) != len(deg):
-        raise AudioError(
-            f"reference and degraded differ in length ({len(ref)} vs {len(deg)} samples); "
-            "align and trim them first (evalsuite.audio.match_length)")
+    _check_lengths(len(ref), len(deg))
     return ref, deg
+
+
+def check_degraded(deg: np.ndarray, rate: int, *, ref_rate: int, ref_length: int, min_seconds: float
+                   ) -> np.ndarray:
+    """Validate a degraded signal against a reference that ``reference_features`` prepared
+    (``ref_rate``/``ref_length``: the rate and length it was given): the checks and messages of
+    ``check_pair``, so the shared path fails exactly where ``score`` does."""
+    if int(rate) != int(ref_rate):
+        raise AudioError(f"degraded audio at {rate} Hz, but the reference features were computed "
+                         f"at {ref_rate} Hz; score both at one rate")
+    deg = check_signal(deg, rate, name="degraded", min_seconds=min_seconds)
+    _check_lengths(ref_length, len(deg))
+    return deg
+
+
+def _check_lengths(n_ref: int, n_deg: int) -> None:
+    if n_ref != n_deg:
+        raise AudioError(
+            f"reference and degraded differ in length ({n_ref} vs {n_deg} samples); "
+            "align and trim them first (evalsuite.audio.match_length)")
+
+
+def frozen(x: np.ndarray) -> np.ndarray:
+    """A read-only view of ``x``: reference features are reused for every condition of an item,
+    so an accidental in-place write into them raises instead of changing later values."""
+    v = np.asarray(x).view()
+    v.flags.writeable = False
+    return v
 
 
 def finite(value: float, what: str) -> float:

@@ -6,6 +6,10 @@
   8 kHz input: narrow-band PESQ as telephony papers report it (P.862 is an 8 kHz model; its
   16 kHz narrow-band path reads 0.04-0.14 lower on coded speech, e.g. 1.607 instead of 1.665 on
   python-pesq's example pair). Both signals are resampled to 8 kHz with libsoxr first.
+
+No shared reference work: the ITU C code takes the pair in one call (its level alignment, time
+alignment and auditory transform of the reference happen inside it), so nothing of the reference
+side can be computed once per item without changing that code.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_pair, check_signal, finite, package_version, requires
+from .checks import check_pair, check_signal, finite, frozen, package_version, requires
 
 _RATE = 16000
 _MIN_SECONDS = 0.5
@@ -119,7 +119,7 @@ def patch_costs(mfcc_ref: np.ndarray, mfcc_deg: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WarpqReference:
-    """The reference side (VAD-trimmed, normalised MFCC), computed once per item."""
+    """The reference side (VAD-trimmed, normalised MFCC; read-only), computed once per item."""
 
     mfcc: np.ndarray
 
@@ -131,7 +131,7 @@ def warpq_reference(ref16k: np.ndarray, apply_vad: bool = True) -> WarpqReferenc
     if x.size < PATCH_SECONDS * _RATE:
         raise RuntimeError(f"WARP-Q: the reference has {x.size / _RATE:.2f} s of speech after VAD, "
                            f"less than one {PATCH_SECONDS}-s patch")
-    return WarpqReference(mfcc=cmvn_sliding(mfcc(x).T).T)
+    return WarpqReference(mfcc=frozen(cmvn_sliding(mfcc(x).T).T))
 
 
 def warpq_raw(ref: WarpqReference, deg16k: np.ndarray, apply_vad: bool = True, score_fn: str = "median") -> float:

@@ -80,6 +80,10 @@ class SlowSiSdr(SiSdr):
         time.sleep(0.2)
         return super().score(ref, deg, rate)
 
+    def score_features(self, features, deg, rate):  # the runner's path (reference side shared)
+        time.sleep(0.2)
+        return super().score_features(features, deg, rate)
+
 
 class NaNMetric(Metric):
     """A metric that returns NaN (for the JSON output of `evalsuite score`)."""
