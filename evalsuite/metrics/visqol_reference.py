@@ -218,9 +218,14 @@ def visqol_moslqo_from(manager: Any, ref: VisqolReference, deg: np.ndarray) -> f
     from visqol.audio_utils import AudioSignal, calc_sound_pressure_level
     from visqol.gammatone import Spectrogram, prepare_spectrograms_for_comparison
     from visqol.patch_selector import find_most_optimal_deg_patches
-    from visqol.visqol_core import (alter_for_similarity_extremes, calc_frame_duration,
-                                    calc_per_patch_freq_band_quantile, calc_per_patch_mean_freq_band_deg_energy,
-                                    calc_per_patch_mean_freq_band_means, calc_per_patch_mean_freq_band_stddevs)
+    from visqol.visqol_core import (
+        alter_for_similarity_extremes,
+        calc_frame_duration,
+        calc_per_patch_freq_band_quantile,
+        calc_per_patch_mean_freq_band_deg_energy,
+        calc_per_patch_mean_freq_band_means,
+        calc_per_patch_mean_freq_band_stddevs,
+    )
 
     ref_signal = AudioSignal(ref.signal, ref.sample_rate)
     deg_signal = AudioSignal(np.asarray(deg, np.float64), ref.sample_rate)
