@@ -42,7 +42,9 @@ def speech48(data_dir):
     from evalsuite.audio import read_audio, resample, to_mono
 
     x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
+    y = resample(to_mono(x), r, 48000)
+    y.setflags(write=False)  # shared by every module: a test that changes it in place fails at once
+    return y
 
 
 # -- MUSHRA: a run made by the product's runner, and tests built from it ------------------------------

@@ -3,18 +3,12 @@ import numpy as np
 import pytest
 from pesq import pesq
 
-from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.audio import resample
 from evalsuite.codecs import UnsupportedBitrate, codec_class, get_codec
 from evalsuite.codecs.transcode import residual_lag, transcode
 
 MODES = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
 BITS = (95, 103, 118, 134, 148, 159, 204, 244)  # TS 26.101 Table 1a
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def test_operating_points_and_version():

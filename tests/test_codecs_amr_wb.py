@@ -3,18 +3,12 @@ import numpy as np
 import pytest
 from pesq import pesq
 
-from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.audio import resample
 from evalsuite.codecs import UnsupportedBitrate, codec_class, get_codec
 from evalsuite.codecs.transcode import residual_lag, transcode
 
 MODES = (6.6, 8.85, 12.65, 14.25, 15.85, 18.25, 19.85, 23.05, 23.85)
 BITS = (132, 177, 253, 285, 317, 365, 397, 461, 477)  # TS 26.201 Table 2
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def test_operating_points_and_version():

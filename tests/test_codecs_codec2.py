@@ -3,15 +3,9 @@ import numpy as np
 import pytest
 from scipy.signal import butter, hilbert, sosfiltfilt
 
-from evalsuite.audio import find_lag, read_audio, resample, to_mono
+from evalsuite.audio import find_lag, resample
 from evalsuite.codecs import UnsupportedBitrate, get_codec
 from evalsuite.codecs.transcode import transcode
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def envelope_lag(ref, deg, rate, max_ms=50):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.audio import resample
 from evalsuite.codecs import CodecUnavailable, UnsupportedBitrate, codec_class, get_codec, list_codecs
 from evalsuite.codecs.packing import g192_read
 from evalsuite.codecs.transcode import residual_lag, transcode
@@ -19,12 +19,6 @@ def fake_evs(monkeypatch):
     for p in ("EVS_cod", "EVS_dec"):
         assert (FAKE / p).stat().st_mode & 0o111, f"{FAKE / p} must be executable"
     monkeypatch.setenv("EVALSUITE_EVS_BIN", str(FAKE))
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def test_unavailable_without_programs(monkeypatch, tmp_path):

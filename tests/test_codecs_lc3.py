@@ -2,15 +2,9 @@
 import numpy as np
 import pytest
 
-from evalsuite.audio import lowpass, read_audio, resample, to_mono
+from evalsuite.audio import lowpass, resample
 from evalsuite.codecs import UnsupportedBitrate, codec_class, get_codec
 from evalsuite.codecs.transcode import residual_lag, transcode
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def snr(ref, deg):

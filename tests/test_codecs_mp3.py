@@ -14,12 +14,6 @@ def music48(data_dir):
     return resample(to_mono(x), r, 48000)[: 4 * 48000]
 
 
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
-
-
 def snr(ref, deg):
     return 10 * np.log10(np.sum(ref ** 2) / np.sum((ref - deg) ** 2))
 

@@ -4,16 +4,10 @@ import numpy as np
 import pytest
 from pesq import pesq
 
-from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.audio import resample
 from evalsuite.codecs import UnsupportedBitrate, codec_class, get_codec
 from evalsuite.codecs.opus import toc_bandwidth
 from evalsuite.codecs.transcode import residual_lag, transcode
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def test_available_and_version():

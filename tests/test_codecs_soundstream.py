@@ -62,12 +62,6 @@ def codec():
 
 
 @pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
-
-
-@pytest.fixture(scope="module")
 def lyra_sample16(data_dir):
     # Lyra's own integration-test item (sample1), first 3 s as in lyra_integration_test.cc
     x, r = read_audio(data_dir / "corpus/speech/lyra_sample1_48k.wav")

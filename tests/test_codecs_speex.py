@@ -3,19 +3,13 @@ import numpy as np
 import pytest
 from pesq import pesq
 
-from evalsuite.audio import read_audio, resample, to_mono
+from evalsuite.audio import resample
 from evalsuite.codecs import UnsupportedBitrate, codec_class, get_codec
 from evalsuite.codecs.transcode import residual_lag, transcode
 
 NB = (2.15, 3.95, 5.95, 8.0, 11.0, 15.0, 18.2, 24.6)  # the Speex manual's narrowband rates
 WB = (3.95, 5.75, 7.75, 9.8, 12.8, 16.8, 20.6, 23.8, 27.8, 34.2, 42.2)
 UWB = (4.15, 7.55, 9.55, 11.6, 14.6, 18.6, 22.4, 25.6, 29.6, 36.0, 44.0)
-
-
-@pytest.fixture(scope="module")
-def speech48(data_dir):
-    x, r = read_audio(data_dir / "corpus/speech/pesq_speech.wav")
-    return resample(to_mono(x), r, 48000)
 
 
 def test_modes_from_the_library():

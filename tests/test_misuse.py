@@ -57,6 +57,7 @@ def assert_one_line_error(rc, err, *expect):
     (["--kbps", "six"], "--kbps expects numbers"),
     (["--rate", "0"], "--rate"),
     (["--segment-s", "0"], "--segment-s"),
+    (["--segment-s", "0.3"], "--segment-s"),
     (["--lufs", "nan"], "--lufs"),
     (["--max-items", "-1"], "--max-items"),
     (["--jobs", "0"], "--jobs"),

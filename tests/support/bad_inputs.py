@@ -29,6 +29,7 @@ def make_bad_inputs(d: Path) -> dict[str, str]:
     w("empty.wav", np.zeros(0, np.float32), want="bad")
     w("one_sample.wav", np.array([0.5], np.float32), want="bad")
     w("short_0p1s.wav", _tone(r // 10, r), want="bad")
+    w("short_0p3s.wav", _tone(int(r * 0.3), r), want="bad")  # under BS.1770's 0.4 s block: aborted runs once
     nan = _tone(r * 2, r); nan[100:200] = np.nan
     w("nan.wav", nan, subtype="FLOAT", want="bad")
     inf = _tone(r * 2, r); inf[5] = np.inf
