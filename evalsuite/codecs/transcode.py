@@ -127,5 +127,8 @@ def transcode(codec: Codec, audio: np.ndarray, rate: int, kbps: float,
 
 
 def residual_lag(ref: np.ndarray, deg: np.ndarray, rate: int, max_ms: float = 50.0) -> int:
-    """Remaining lag of an output (should be 0 +-1)."""
-    return find_lag(ref, deg, int(rate * max_ms / 1000))
+    """Remaining lag of an output (should be 0 +-1), measured in the alignment band: the same
+    definition of lag the transcode stage uses (a full-band lag differs by the phase bend of the
+    codecs' input high-pass filters, several samples for AMR and Speex)."""
+    band = rate / 2
+    return find_lag(band_limit(ref, rate, band), band_limit(deg, rate, band), int(rate * max_ms / 1000))

@@ -9,6 +9,7 @@ Disabled (identity) by default, so the paper configuration never pays for it.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,8 +27,9 @@ class FakeQuant(nn.Module):
         return self.scale.numel() > 0
 
     def set(self, scale, zero_point) -> None:
-        s = torch.as_tensor(scale, dtype=torch.float32).reshape(-1)
-        z = torch.as_tensor(zero_point, dtype=torch.float32).reshape(-1)
+        # copies: the parameters may come from read-only (memory-mapped) arrays
+        s = torch.tensor(np.array(scale, dtype=np.float32)).reshape(-1)
+        z = torch.tensor(np.array(zero_point, dtype=np.float32)).reshape(-1)
         self.scale = s.reshape(1, -1, 1) if s.numel() > 1 else s
         self.zero_point = z.reshape(1, -1, 1) if z.numel() > 1 else z
 
@@ -70,10 +72,10 @@ class Int8Requant(nn.Module):
         s_out = np.broadcast_to(np.asarray(s_out, np.float32).reshape(-1), (n,))
         sc = (np.float32(s_in) * np.broadcast_to(np.asarray(w_scales, np.float32).reshape(-1), (n,))) / s_out
         self.s_in = torch.tensor([s_in], dtype=torch.float64)
-        self.weight = torch.as_tensor(np.asarray(weight_int), dtype=torch.float64)
-        self.bias = torch.as_tensor(np.asarray(bias_int), dtype=torch.float64)
+        self.weight = torch.from_numpy(np.array(weight_int, dtype=np.float64))
+        self.bias = torch.from_numpy(np.array(bias_int, dtype=np.float64))
         self.scale = torch.from_numpy(np.ascontiguousarray(sc.astype(np.float32))).view(1, -1, 1)
-        self.s_out = torch.from_numpy(np.ascontiguousarray(s_out)).view(1, -1, 1)
+        self.s_out = torch.from_numpy(s_out.copy()).view(1, -1, 1)
         self.z_out = torch.as_tensor(np.broadcast_to(np.asarray(z_out, np.float32).reshape(-1), (n,)).copy()).view(1, -1, 1)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
