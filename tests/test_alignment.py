@@ -6,30 +6,15 @@ the runner's. Codec modes that do not preserve the waveform's phase are excluded
 waveform metrics must say so."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from scipy.signal import butter, correlate, sosfiltfilt
 
 from evalsuite.cli import main
 from evalsuite.codecs import list_codecs
+from tests.support.lag import lag_estimate
 
 ITEMS = ("speech/pesq_speech.wav", "speech/vctk_p286_011.wav")
-
-
-def lag_estimate(ref: np.ndarray, deg: np.ndarray, rate: int, max_lag: int = 480) -> float:
-    """Sub-sample lag of ``deg`` behind ``ref`` in the 300-3400 Hz band every codec here codes."""
-    sos = butter(6, (300, 3400), btype="band", fs=rate, output="sos")
-    a, b = sosfiltfilt(sos, ref.astype(np.float64)), sosfiltfilt(sos, deg.astype(np.float64))
-    c = correlate(b, a, mode="full", method="fft")
-    mid = len(a) - 1
-    w = c[mid - max_lag: mid + max_lag + 1]
-    k = int(np.argmax(w))
-    if 0 < k < len(w) - 1:  # parabola through the peak and its neighbours
-        y0, y1, y2 = w[k - 1], w[k], w[k + 1]
-        k = k + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
-    return float(k - max_lag)
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,7 @@ import http.server
 import io
 import json
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.request
@@ -36,22 +33,12 @@ import yaml
 from listening_test.cli import streamlit_command
 from listening_test.config import load_config
 from listening_test.storage import RatingStore
+from tests.support.browser import chrome, free_port, wait
 from tests.support.mushra import PROLIFIC_CODE, SCREENOUT_CODE, STUDY, enrol
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--autoplay-policy=no-user-gesture-required", "--window-size=1000,1400"]
 ADMIN = "Hq8-Zr3mWx7Kp2Ld9Tv5"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(test_dir: Path, port: int, env_extra: dict | None = None) -> subprocess.Popen:
@@ -79,7 +66,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def server(fresh_test):
-    port = _free_port()
+    port = free_port()
     proc = start_server(fresh_test, port, {"EVALSUITE_MUSHRA_ADMIN_TOKEN": ADMIN,
                                            # another spelling of this host: links must use it, not the request's
                                            "EVALSUITE_MUSHRA_PUBLIC_URL": f"http://localhost:{port}/"})
@@ -123,7 +110,7 @@ def crowd_server(fresh_crowd_test, completion_site):
     d = yaml.safe_load(p.read_text())
     d["prolific"]["completion_url"] = url
     p.write_text(yaml.safe_dump(d, sort_keys=False))
-    port = _free_port()
+    port = free_port()
     proc = start_server(fresh_crowd_test, port)
     try:
         yield f"http://127.0.0.1:{port}/", fresh_crowd_test
@@ -133,38 +120,8 @@ def crowd_server(fresh_crowd_test, completion_site):
 
 @pytest.fixture
 def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in CHROME_ARGS:
-        opts.add_argument(a)
-    profile = tempfile.mkdtemp(prefix="mushra-chrome-")
-    opts.add_argument(f"--user-data-dir={profile}")
-    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    d.implicitly_wait(0)
-    try:
+    with chrome("1000,1400") as d:
         yield d
-    finally:
-        d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def wait(fn, timeout=30.0, what="condition"):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001 - stale elements during Streamlit reruns
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} ({last})")
 
 
 def click_button(d, text: str) -> None:

@@ -17,11 +17,8 @@ import base64
 import json
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -29,17 +26,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.browser import chrome, free_port, wait
 from tests.support.mushra_panel import AMPLITUDE, LETTERS, RATE, load_signal, make_signals, tone_hz
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "tests" / "support" / "mushra_panel_page.py"
 TAP_JS = REPO / "tests" / "support" / "audio_tap.js"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--autoplay-policy=no-user-gesture-required", "--window-size=1366,768"]
-
 WINDOW = 256  # samples per analysis window (5.3 ms): tones 400 Hz apart are resolved with a Hann window
 PRESENT = 0.15  # a tone is "present" in a window above this fraction of its full amplitude (-16.5 dB)
 STEP_TOL = 1.01  # the raised-cosine slope adds < 0.5 % to the largest step of these tones
@@ -154,12 +146,6 @@ def test_analysis_catches_what_it_should():
 
 
 # -- the page, the server, the browser ---------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def signal_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("panel_signals")
@@ -169,7 +155,7 @@ def signal_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(signal_dir):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, MUSHRA_PANEL_SIGNALS=str(signal_dir))
     cmd = [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -196,39 +182,8 @@ def server(signal_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in CHROME_ARGS:
-        opts.add_argument(a)
-    profile = tempfile.mkdtemp(prefix="mushra-panel-chrome-")
-    opts.add_argument(f"--user-data-dir={profile}")
-    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    d.implicitly_wait(0)
-    d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TAP_JS.read_text()})
-    try:
+    with chrome("1366,768", TAP_JS.read_text()) as d:
         yield d
-    finally:
-        d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def wait(fn, timeout=30.0, what="condition"):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001 - stale elements during Streamlit reruns
-            last = e
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} ({last})")
 
 
 def enter_panel(d, trial="t1"):

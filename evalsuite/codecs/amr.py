@@ -32,7 +32,7 @@ FRAME_MS = 20
 
 
 class AMRBase(Codec):
-    """Shared frame loop; subclasses give the tables and the C entry points."""
+    """The frame loop; subclasses give the tables and the C entry points' names."""
 
     RATE: ClassVar[int]
     MODES_KBPS: ClassVar[tuple[float, ...]]  # frame type i = mode i
@@ -43,8 +43,9 @@ class AMRBase(Codec):
     DELAY_48K: ClassVar[tuple[int, ...]]
     LATENCY_MS: ClassVar[float]
     BANDWIDTH: ClassVar[str]
-    ENC_SYMBOLS: ClassVar[tuple[str, ...]]
-    DEC_SYMBOLS: ClassVar[tuple[str, ...]]
+    ENC_SYMBOLS: ClassVar[tuple[str, str, str]]  # init, encode one frame, exit
+    DEC_SYMBOLS: ClassVar[tuple[str, str, str]]
+    DTX_AT_INIT: ClassVar[bool]
     ENC_HINT: ClassVar[str]
     DEC_HINT: ClassVar[str]
     options: ClassVar[dict[str, Any]]
@@ -156,7 +157,55 @@ class AMRBase(Codec):
         if not p or len(p) != 1 + (self.frame_bits(ft) + 7) // 8:
             raise RuntimeError(f"{self.name}: packet of {len(p)} bytes does not match its frame type {ft}")
 
-    # subclasses: the C calls
-    def _declare(self, enc: ctypes.CDLL, dec: ctypes.CDLL) -> None: ...
-    def _encode_frames(self, pcm: np.ndarray, mode: int, dtx: bool) -> list[bytes]: ...
-    def _decode_frames(self, packets: list[bytes]) -> np.ndarray: ...
+    # --- the C calls: one frame loop for both libraries ----------------------------------------
+    def _declare(self, enc: ctypes.CDLL, dec: ctypes.CDLL) -> None:
+        init, code, close = (getattr(enc, s) for s in self.ENC_SYMBOLS)
+        init.restype = ctypes.c_void_p
+        init.argtypes = [ctypes.c_int] if self.DTX_AT_INIT else []
+        code.restype = ctypes.c_int
+        code.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        close.argtypes = [ctypes.c_void_p]
+        init, code, close = (getattr(dec, s) for s in self.DEC_SYMBOLS)
+        init.restype = ctypes.c_void_p
+        code.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        close.argtypes = [ctypes.c_void_p]
+
+    def _encode_frames(self, pcm: np.ndarray, mode: int, dtx: bool) -> list[bytes]:
+        enc, _ = self.libs()
+        init, code, close = (getattr(enc, s) for s in self.ENC_SYMBOLS)
+        fs = self.frame_size
+        # opencore-amrnb takes DTX at init (the last encode argument is force_speech);
+        # vo-amrwbenc takes it with every frame
+        state = init(int(dtx)) if self.DTX_AT_INIT else init()
+        last = 0 if self.DTX_AT_INIT else int(dtx)
+        if not state:
+            raise RuntimeError(f"{self.name}: {self.ENC_SYMBOLS[0]} failed")
+        out = (ctypes.c_ubyte * 64)()
+        packets = []
+        try:
+            for i in range(len(pcm) // fs):
+                frame = np.ascontiguousarray(pcm[i * fs:(i + 1) * fs], dtype=np.int16)
+                n = code(state, mode, frame.ctypes.data, out, last)
+                if n <= 0:
+                    raise RuntimeError(f"{self.name}: {self.ENC_SYMBOLS[1]} returned {n} at frame {i}")
+                packets.append(bytes(out[:n]))
+        finally:
+            close(state)
+        return packets
+
+    def _decode_frames(self, packets: list[bytes]) -> np.ndarray:
+        _, dec = self.libs()
+        init, code, close = (getattr(dec, s) for s in self.DEC_SYMBOLS)
+        fs = self.frame_size
+        state = init()
+        if not state:
+            raise RuntimeError(f"{self.name}: {self.DEC_SYMBOLS[0]} failed")
+        out = np.zeros(len(packets) * fs, np.int16)
+        try:
+            for i, p in enumerate(packets):
+                self._check_packet(p)
+                buf = (ctypes.c_ubyte * len(p)).from_buffer_copy(p)
+                code(state, buf, out[i * fs:].ctypes.data, 0)  # bad-frame indicator 0
+        finally:
+            close(state)
+        return out

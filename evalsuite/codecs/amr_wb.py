@@ -3,10 +3,6 @@ vo-amrwbenc (Debian ``libvo-amrwbenc0``), decoder opencore-amrwb (``libopencore-
 the frame loop is in ``amr.py``."""
 from __future__ import annotations
 
-import ctypes
-
-import numpy as np
-
 from .amr import AMRBase
 
 
@@ -27,49 +23,6 @@ class AMRWBCodec(AMRBase):
     BANDWIDTH = "WB (50-7000 Hz; 6.4-7 kHz band parametric below 23.85)"
     ENC_SYMBOLS = ("E_IF_init", "E_IF_encode", "E_IF_exit")
     DEC_SYMBOLS = ("D_IF_init", "D_IF_decode", "D_IF_exit")
+    DTX_AT_INIT = False
     ENC_HINT = "apt-get install libvo-amrwbenc0 (VisualOn AMR-WB encoder)"
     DEC_HINT = "apt-get install libopencore-amrwb0 (opencore-amr's AMR-WB decoder)"
-
-    def _declare(self, enc: ctypes.CDLL, dec: ctypes.CDLL) -> None:
-        enc.E_IF_init.restype = ctypes.c_void_p
-        enc.E_IF_encode.restype = ctypes.c_int
-        enc.E_IF_encode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        enc.E_IF_exit.argtypes = [ctypes.c_void_p]
-        dec.D_IF_init.restype = ctypes.c_void_p
-        dec.D_IF_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        dec.D_IF_exit.argtypes = [ctypes.c_void_p]
-
-    def _encode_frames(self, pcm: np.ndarray, mode: int, dtx: bool) -> list[bytes]:
-        enc, _ = self.libs()
-        fs = self.frame_size
-        state = enc.E_IF_init()
-        if not state:
-            raise RuntimeError("amr_wb: E_IF_init failed")
-        out = (ctypes.c_ubyte * 64)()
-        packets = []
-        try:
-            for i in range(len(pcm) // fs):
-                frame = np.ascontiguousarray(pcm[i * fs:(i + 1) * fs], dtype=np.int16)
-                n = enc.E_IF_encode(state, mode, frame.ctypes.data, out, int(dtx))
-                if n <= 0:
-                    raise RuntimeError(f"amr_wb: E_IF_encode returned {n} at frame {i}")
-                packets.append(bytes(out[:n]))
-        finally:
-            enc.E_IF_exit(state)
-        return packets
-
-    def _decode_frames(self, packets: list[bytes]) -> np.ndarray:
-        _, dec = self.libs()
-        fs = self.frame_size
-        state = dec.D_IF_init()
-        if not state:
-            raise RuntimeError("amr_wb: D_IF_init failed")
-        out = np.zeros(len(packets) * fs, np.int16)
-        try:
-            for i, p in enumerate(packets):
-                self._check_packet(p)
-                buf = (ctypes.c_ubyte * len(p)).from_buffer_copy(p)
-                dec.D_IF_decode(state, buf, out[i * fs:].ctypes.data, 0)
-        finally:
-            dec.D_IF_exit(state)
-        return out

@@ -125,10 +125,3 @@ def transcode(codec: Codec, audio: np.ndarray, rate: int, kbps: float,
                       lag_samples=float(lag), encode_cpu_s=t_enc, decode_cpu_s=t_dec,
                       waveform_note=waveform_note)
 
-
-def residual_lag(ref: np.ndarray, deg: np.ndarray, rate: int, max_ms: float = 50.0) -> int:
-    """Remaining lag of an output (should be 0 +-1), measured in the alignment band: the same
-    definition of lag the transcode stage uses (a full-band lag differs by the phase bend of the
-    codecs' input high-pass filters, several samples for AMR and Speex)."""
-    band = rate / 2
-    return find_lag(band_limit(ref, rate, band), band_limit(deg, rate, band), int(rate * max_ms / 1000))
