@@ -68,3 +68,25 @@ def test_a_legal_250_byte_file_name(tmp_path):
     assert main(["run", "--corpus", str(corpus.parent), *RUN, "--out", str(out)]) == 0
     items = _check_each_item_is_its_own(out, {str(corpus / name): "music"})
     assert len(items.item.iloc[0]) <= 64
+
+
+def test_a_run_folder_inside_the_corpus_is_never_read_as_items(tmp_path, monkeypatch):
+    """`cd corpus && evalsuite run --corpus .`: the run's own audio must not become items (it grew
+    4 -> 24 -> 104 rows over three runs), whether --out is named or the default."""
+    corpus = tmp_path / "c"
+    (corpus / "music").mkdir(parents=True)
+    for i, f in enumerate((440.0, 900.0)):
+        sf.write(str(corpus / "music" / f"t{i}.wav"), _tone(f), 16000)
+    monkeypatch.chdir(corpus)
+    rows = []
+    for _ in range(3):
+        assert main(["run", "--corpus", ".", *RUN, "--out", "myrun"]) == 0
+        items = pd.read_csv(corpus / "myrun" / "items.csv")
+        assert sorted(items.source_file.map(lambda p: p.rsplit("/", 1)[-1])) == ["t0.wav", "t1.wav"]
+        df = pd.read_parquet(corpus / "myrun" / "results.parquet")
+        assert set(df["item"]) == set(items.item)
+        rows.append(len(df))
+    assert rows[0] == rows[1] == rows[2] > 0
+    # a second run folder beside the first, its results read back: still the two sources
+    assert main(["run", "--corpus", ".", *RUN, "--out", "music/other"]) == 0
+    assert len(pd.read_csv(corpus / "music" / "other" / "items.csv")) == 2

@@ -121,7 +121,7 @@ class Trainer:
         y, _, commit = self.model(x, n_q)
         rec = self.mel(x, y)
         loss = tc.w_rec * rec + tc.w_commit * commit
-        m = {"step": self.step, "rec": float(rec), "commit": float(commit)}
+        m = {"step": self.step, "rec": float(rec.detach()), "commit": float(commit.detach())}
         gan = tc.adversarial and self.step >= tc.gan_start
         if gan:
             fake = self._disc(y)
