@@ -32,6 +32,7 @@ class Scheduler:
         self.stopping = False
         self.isolated: list[Any] = []  # tasks that were run alone after breaking pools
         self.pool_breaks = 0
+        self.used = False  # a task or call was submitted (else the workers only booted)
 
     def submit(self, task: Any) -> None:
         self._queue.append(task)
@@ -105,6 +106,7 @@ class Scheduler:
             if task is None:
                 break
             try:
+                self.used = True
                 self._flight[self._ex.submit(self._fn, task)] = task
             except BrokenProcessPool:
                 self._queue.appendleft(task)
@@ -115,6 +117,7 @@ class Scheduler:
         """Run a plain call on the executor (after the tasks; e.g. drawing plots)."""
         if self._ex is None:
             self._ex = self._make()
+        self.used = True
         return self._ex.submit(fn, *args)
 
     def _next(self) -> Any | None:
@@ -130,7 +133,8 @@ class Scheduler:
 
     def close(self, kill: bool = False) -> None:
         if self._ex is not None:
-            shutdown(self._ex, kill=kill)
+            # workers that were given nothing (a resume with nothing to do) are not waited for
+            shutdown(self._ex, kill=kill or not self.used)
             self._ex = None
 
 

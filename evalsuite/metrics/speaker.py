@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Metric, MetricInfo
-from .checks import check_pair, check_signal, finite, package_version
+from .base import Metric, MetricInfo, MetricUnavailable
+from .checks import check_pair, check_signal, finite, package_version, requires
 
 _RATE = 16000
 #: resemblyzer embeds 1.6-s partials; shorter speech gives one padded partial, less stable
@@ -27,20 +27,27 @@ _MIN_SECONDS = 1.0
 
 
 def _availability() -> tuple[bool, str]:
+    """Cheap: the modules are found, not imported (importing resemblyzer imports torch, 3 s)."""
+    return requires("speaker_sim", "webrtcvad", "resemblyzer", pip="resemblyzer webrtcvad-wheels")
+
+
+def _import_resemblyzer() -> Any:
+    """resemblyzer, or MetricUnavailable saying how to repair what is installed but broken."""
     try:
         import webrtcvad  # noqa: F401
     except ModuleNotFoundError as e:
         if e.name == "pkg_resources":
             # PyPI's webrtcvad 2.0.10 (resemblyzer's dependency) imports pkg_resources, which
             # setuptools >= 81 no longer ships; webrtcvad-wheels is the same module without it
-            return False, ("the installed webrtcvad 2.0.10 imports pkg_resources (gone from setuptools "
-                           ">= 81); replace it with: pip install --force-reinstall --no-deps webrtcvad-wheels")
-        return False, f"speaker_sim needs webrtcvad ({e}); install with: pip install webrtcvad-wheels"
+            raise MetricUnavailable(
+                "the installed webrtcvad 2.0.10 imports pkg_resources (gone from setuptools >= 81); "
+                "replace it with: pip install --force-reinstall --no-deps webrtcvad-wheels") from e
+        raise MetricUnavailable(f"speaker_sim needs webrtcvad ({e}); install with: pip install webrtcvad-wheels") from e
     try:
-        import resemblyzer  # noqa: F401
+        import resemblyzer
     except ImportError as e:
-        return False, f"speaker_sim needs resemblyzer ({e}); install with: pip install resemblyzer"
-    return True, "ok"
+        raise MetricUnavailable(f"speaker_sim needs resemblyzer ({e}); install with: pip install resemblyzer") from e
+    return resemblyzer
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,12 +96,11 @@ class SpeakerSimilarity(Metric):
 
     def encoder(self) -> Any:
         if self._encoder is None:
-            from resemblyzer import VoiceEncoder
-
-            self._encoder = VoiceEncoder(device="cpu", verbose=False)
+            self._encoder = _import_resemblyzer().VoiceEncoder(device="cpu", verbose=False)
         return self._encoder
 
     def embed(self, x: np.ndarray, rate: int) -> np.ndarray:
+        _import_resemblyzer()
         from resemblyzer.audio import normalize_volume, trim_long_silences
         from resemblyzer.hparams import audio_norm_target_dBFS
 

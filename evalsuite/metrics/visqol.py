@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import Metric, MetricInfo
-from .checks import check_degraded, check_pair, check_signal, finite, package_version
+from .checks import check_degraded, check_pair, check_signal, finite, package_version, requires
 from .visqol_reference import VisqolReference, split_supported, visqol_moslqo_from, visqol_reference
 
 #: ViSQOL compares 20-30 frame patches; below ~1 s there are too few to mean anything.
@@ -49,19 +49,12 @@ def visqol_moslqo(api: Any, ref: np.ndarray, deg: np.ndarray, rate: int) -> floa
 
 
 def _availability(need_lattice: bool) -> tuple[bool, str]:
-    try:
-        import visqol  # noqa: F401
-    except ImportError as e:
-        return False, (f"the 'visqol' module is not importable ({e}); install it with: "
-                       "pip install 'visqol-python[accel]==3.8.0'")
-    if need_lattice:
-        from visqol.quality_mapper import has_lattice_runtime
-
-        if not has_lattice_runtime():
-            return False, ("the lattice speech mapping needs the TFLite runtime: "
-                           "pip install 'visqol-python[lattice]' (ai-edge-litert), or use "
-                           "VisqolSpeech(mapping='exponential')")
-    return True, "ok"
+    """Cheap: the modules are found, not imported (importing visqol imports scipy.signal, 2-3 s)."""
+    ok, why = requires("visqol", "visqol", pip="'visqol-python[accel]==3.8.0'")
+    if ok and need_lattice:
+        ok, why = requires("the lattice speech mapping", "ai_edge_litert",
+                           pip="'visqol-python[lattice]' (ai-edge-litert), or use VisqolSpeech(mapping='exponential')")
+    return ok, why
 
 
 class _Visqol(Metric):
