@@ -46,7 +46,8 @@ def save(fig, out_base: Path, exts=("png", "svg"), dpi: int = 120) -> list[Path]
     paths = []
     for ext in exts:
         p = out_base.with_suffix(f".{ext}")
-        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        fig.savefig(p, dpi=dpi)  # constrained layout already fits; "tight" would draw twice
+        fig.set_layout_engine("none")  # laid out once: the next format keeps these positions
         paths.append(p)
     return paths
 
