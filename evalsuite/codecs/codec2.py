@@ -2,9 +2,11 @@
 ``c2enc``/``c2dec``: 8 kHz, 16-bit raw PCM in and out, modes 3200..450 bit/s.
 
 The bitstream is written headerless (a ``.bin`` name: c2enc writes a 7-byte mode header only
-for ``.c2`` names), so the file holds only coded frames, each padded to whole bytes; the measured
-bitrate is the file's bytes over the coded duration. That padding is real: 1300 (52 bits/40 ms)
-costs 7 bytes = 1.4 kbps, 700C 0.8 kbps, 450 0.6 kbps.
+for ``.c2`` names), so the file holds only coded frames, each padded to whole bytes. Bits counted
+(``payload_bits``): the mode's codec bits per frame (1300: 52 bits/40 ms = 1.3 kbps), not the
+file format's byte padding, the rule every codec here follows (as AMR's storage header is not
+counted); ``info["storage_kbps"]`` gives the file's rate (1300: 7 bytes/40 ms = 1.4 kbps, 700C
+0.8, 450 0.6).
 
 Delay: depends on the mode (20-31 ms, ``MODE_DELAY``); ``decode`` removes it, so the adapter's
 ``delay_samples`` is 0 and output is time-aligned with the input.
@@ -105,7 +107,8 @@ class Codec2Codec(Codec):
         if len(data) != expect:
             raise CodecUnavailable(f"codec2: c2enc wrote {len(data)} bytes for {n_frames} frames of mode {mode}; expected {expect}")
         return Encoded(packets=[data], num_samples=n_frames * spf, sample_rate=SAMPLE_RATE, kbps_used=MODES[mode][0],
-                       info={"mode": mode, "delay_samples": MODE_DELAY[mode], "latency_ms": LATENCY_MS[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames,
+                       payload_bits=bits * n_frames,
+                       info={"storage_kbps": 8 * len(data) / (n_frames * spf / SAMPLE_RATE) / 1000, "mode": mode, "delay_samples": MODE_DELAY[mode], "latency_ms": LATENCY_MS[mode], "bits_per_frame": bits, "bytes_per_frame": (bits + 7) // 8, "frames": n_frames,
                              "waveform_preserving": False})  # parametric: the phase is synthesised
 
     def decode(self, encoded: Encoded) -> np.ndarray:
