@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +117,11 @@ def _limit_threads(n: int) -> None:
         threadpool_limits(n)
     except ImportError:
         pass
-    try:
-        import torch
-
+    # torch only if something already loaded it: importing it costs 1-3 s of CPU per worker, and
+    # when it is imported later it takes its thread count from OMP_NUM_THREADS (set before)
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(n)
-    except ImportError:
-        pass
 
 
 def _watch_parent(parent: int) -> None:
