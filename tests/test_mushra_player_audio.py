@@ -141,6 +141,9 @@ def test_analysis_catches_what_it_should():
     assert np.abs(np.diff(ours)).max() <= STEP_TOL * own_step(a, b)
     wrapped = np.concatenate([a[:30011], a[1000:20000]])
     assert np.abs(np.diff(wrapped)).max() > 4 * own_step(a)
+    underrun = ours.copy()
+    underrun[30000:34096] = 0
+    assert dropouts(ours) == 0 and dropouts(underrun) == 1
     x = np.random.default_rng(0).uniform(-1, 1, 5000).astype(np.float32)
     assert locate(x[1234:1234 + 512], x) == 1234 and locate(0.5 * x[1234:1746], x) is None
 
@@ -234,6 +237,14 @@ def tap_dump(d) -> tuple[int, np.ndarray]:
     assert isinstance(r, dict), r
     assert r["rate"] == RATE and r["gaps"] == 0, {k: v for k, v in r.items() if k != "b64"}
     return int(r["frame0"]), np.frombuffer(base64.b64decode(r["b64"]), dtype=np.float32)
+
+
+def dropouts(y: np.ndarray, n: int = 256) -> int:
+    """Runs of at least ``n`` exact zeros inside the audible part (a fade touches 0 at one sample;
+    a missed audio deadline leaves a whole block silent)."""
+    z = np.concatenate([[0], (y == 0).astype(np.int8), [0]])
+    starts, ends = np.flatnonzero(np.diff(z) == 1), np.flatnonzero(np.diff(z) == -1)
+    return int(np.sum(ends - starts >= n))
 
 
 def audible(y: np.ndarray) -> np.ndarray:
@@ -386,16 +397,23 @@ def test_scriptprocessor_fallback_switches_and_wraps_click_free(server, browser,
     el(d, "#he").click()
     ActionChains(d).key_down(Keys.SHIFT).send_keys(*[Keys.ARROW_LEFT] * 2).key_up(Keys.SHIFT).perform()
     press(d, *[Keys.ARROW_LEFT] * 3)  # 1.7 s
-    tap_reset(d)
-    el(d, "button.play[data-key=A]").click()
-    time.sleep(0.9)
-    press(d, "b")
-    time.sleep(0.9)
-    press(d, " ")
-    wait(lambda: status(d)["playing"] == "0", 5, "paused")
-    time.sleep(0.2)
-    _, y = tap_dump(d)
-    y = audible(y)
+    for _attempt in range(3):
+        tap_reset(d)
+        el(d, "button.play[data-key=A]").click()
+        time.sleep(0.9)
+        press(d, "b")
+        time.sleep(0.9)
+        press(d, " ")
+        wait(lambda: status(d)["playing"] == "0", 5, "paused")
+        time.sleep(0.2)
+        _, y = tap_dump(d)
+        y = audible(y)
+        # a ScriptProcessor runs on the page's main thread: when a loaded machine makes it miss a
+        # deadline the browser plays silence for the block (an underrun, not the player's doing);
+        # capture again rather than measure the browser's scheduling
+        if not dropouts(y):
+            break
+    assert not dropouts(y), "the page's main thread missed ScriptProcessor deadlines in 3 captures"
     a, b = load_signal(signal_dir, 1, 1), load_signal(signal_dir, 1, 2)
     heard = [s[0] for s in dominant_segments(y, [tone_hz(1), tone_hz(2)])]
     assert [k for i, k in enumerate(heard) if i == 0 or heard[i - 1] != k] == [0, 1]
