@@ -136,7 +136,7 @@ def main() -> int:
                 return measure([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_first_{i + 1000}"))], e)
 
             cold = lambda i: measure([evalsuite(*more, "--jobs", "1", "--no-reuse", "--out",  # noqa: E731
-                                                str(work / f"r_cold_{i}"))], env)
+                                                str(work / f"r_cold_{next(runs)}"))], env)  # a new folder each time
             p4 = pairs(into_new_folder, cold, n)
             p5 = pairs(into_same_folder, cold, n)
             new_only = [measure([plain(ref, conds=f"{NEW_CODEC}@6")], env) for _ in range(n)]
