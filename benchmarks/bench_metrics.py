@@ -10,16 +10,14 @@ and item: the first call (model load / JIT, once per worker) and the median of t
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# first: it sets one thread everywhere before numpy/torch/numba/onnxruntime are imported
+from metric_material import ITEMS, RATE, SECONDS  # noqa: E402
 
-# one thread everywhere, before numpy/torch/numba/onnxruntime are imported
-for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = "1"
-
+# isort: split
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -29,13 +27,6 @@ import numpy as np  # noqa: E402
 from evalsuite.audio import lowpass, read_audio, resample, to_mono  # noqa: E402
 from evalsuite.data import data_root  # noqa: E402
 from evalsuite.metrics import get_metric, metric_names  # noqa: E402
-
-RATE = 48000
-SECONDS = 10.0
-ITEMS = {
-    "speech": "corpus/speech/librispeech_198-209-0000.ogg",
-    "music": "corpus/music/guitar48_stereo.wav",
-}
 
 
 def load_item(root, rel: str) -> np.ndarray:

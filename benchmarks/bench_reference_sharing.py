@@ -26,12 +26,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# first: it sets one thread everywhere before numpy/torch/numba/onnxruntime are imported
+from metric_material import ITEMS, RATE, SECONDS  # noqa: E402
 
-# one thread everywhere, before numpy/torch/numba/onnxruntime are imported
-for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = "1"
-
+# isort: split
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
@@ -41,12 +40,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-RATE = 48000
-SECONDS = 10.0
-ITEMS = {
-    "speech": "corpus/speech/librispeech_198-209-0000.ogg",
-    "music": "corpus/music/guitar48_stereo.wav",
-}
 OPUS_KBPS = (6, 8, 12, 16, 24, 32)
 ANCHORS = ("anchor_lp35", "anchor_lp70")
 
