@@ -19,7 +19,7 @@ class Spec:
     modes: tuple[float, ...]
     bits: tuple[int, ...]  # codec bits per 20 ms frame of each mode
     sid_bits: int
-    packages: tuple[str, ...]
+    packages: tuple[str, str]  # Debian packages of the encoder and the decoder library
     latency_ms: float
     pesq_mode: str
     pesq_modes: tuple[float, float, float]  # three modes whose PESQ rises (vo-amrwbenc's 15.85
@@ -32,7 +32,7 @@ class Spec:
 
 NB = Spec("amr_nb", 8000, (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2),
           (95, 103, 118, 134, 148, 159, 204, 244), 39,  # TS 26.101 Table 1a
-          ("libopencore-amrnb0",), 25.0, "nb", (4.75, 7.4, 12.2), 3.0, (9.6, 7.95), (4, 14), "4.75-12.2")
+          ("libopencore-amrnb0", "libopencore-amrnb0"), 25.0, "nb", (4.75, 7.4, 12.2), 3.0, (9.6, 7.95), (4, 14), "4.75-12.2")
 WB = Spec("amr_wb", 16000, (6.6, 8.85, 12.65, 14.25, 15.85, 18.25, 19.85, 23.05, 23.85),
           (132, 177, 253, 285, 317, 365, 397, 461, 477), 40,  # TS 26.201 Table 2
           ("libvo-amrwbenc0", "libopencore-amrwb0"), 25.9375, "wb", (6.6, 12.65, 23.85), 1.5, (13.2, 12.65), (6, 32),
@@ -107,7 +107,6 @@ def test_requests_map_down_or_raise(spec):
 
 
 def test_unavailable_names_the_package(tmp_path, spec):
-    libs = ("encoder_lib", "decoder_lib")
-    for lib, package in zip(libs, spec.packages * 2 if len(spec.packages) == 1 else spec.packages):
+    for lib, package in zip(("encoder_lib", "decoder_lib"), spec.packages):
         ok, why = codec_class(spec.name).availability(opts={lib: str(tmp_path / "missing.so.0")})
         assert not ok and f"apt-get install {package}" in why

@@ -100,7 +100,7 @@ class SpeakerSimilarity(Metric):
         return self._encoder
 
     def embed(self, x: np.ndarray, rate: int) -> np.ndarray:
-        _import_resemblyzer()
+        encoder = self.encoder()  # first: says how to repair a broken install (MetricUnavailable)
         from resemblyzer.audio import normalize_volume, trim_long_silences
         from resemblyzer.hparams import audio_norm_target_dBFS
 
@@ -112,7 +112,7 @@ class SpeakerSimilarity(Metric):
         if wav.size < _RATE // 4:
             raise RuntimeError("speaker_sim: less than 0.25 s of speech left after removing pauses "
                                "(WebRTC VAD); nothing to embed")
-        return np.asarray(self.encoder().embed_utterance(wav), dtype=np.float64)
+        return np.asarray(encoder.embed_utterance(wav), dtype=np.float64)
 
     def reference_features(self, ref: np.ndarray, rate: int) -> np.ndarray:
         ref = check_signal(ref, rate, name="reference", min_seconds=_MIN_SECONDS)
