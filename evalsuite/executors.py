@@ -1,6 +1,7 @@
 """Where tasks run: any object with the ``concurrent.futures.Executor`` shape.
 
-- ``local``: a spawn process pool (``--jobs N``), or this process for ``--jobs 1``;
+- ``local``: a process pool (``--jobs N``; forked from a fork server that preloads the common
+  libraries), or this process for ``--jobs 1``;
 - ``dask``: an existing Dask distributed scheduler (``--scheduler tcp://HOST:PORT``);
 - ``dask-local``: a Dask ``LocalCluster`` of ``--workers N`` single-threaded worker processes;
 - ``slurm``: Dask workers as Slurm batch jobs through dask-jobqueue (evalsuite.slurm).
@@ -84,16 +85,37 @@ class SerialExecutor(Executor):
 
 
 def _pool(jobs: int, ctx: RunContext) -> Executor:
-    import multiprocessing as mp
-
-    # spawn: ViSQOL's and torch's thread pools do not survive fork
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .worker import init_process
+    from .worker import init_process, process_start
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=init_process,
-                               initargs=(ctx, os.getpid()))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=_worker_context(), initializer=init_process,
+                               initargs=(ctx, os.getpid(), process_start(os.getpid())))
+
+
+def _worker_context():
+    """Workers are forked from a fork server that imported the common libraries once
+    (evalsuite.worker_preload), where the platform has one; else spawned. Never forked from this
+    process: ViSQOL's and torch's thread pools do not survive a fork. The preload list is the
+    multiprocessing module's (one fork server a process); every run sets the same list."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["evalsuite.worker_preload"])
+    return ctx
+
+
+def _stop_fork_server() -> None:
+    """The run's fork server ends with the run (its workers have): nothing of the run outlives it,
+    and its CPU time is accounted to this process, as spawned workers' is."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # CPython's, since 3.8
+    if stop is not None:
+        stop()
 
 
 @contextlib.contextmanager
@@ -109,7 +131,10 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
         return
     fn = functools.partial(run_task, ctx)
     if cfg.kind == "local":
-        yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
+        try:
+            yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
+        finally:
+            _stop_fork_server()
         return
     from .shipping import ShippingExecutor
 

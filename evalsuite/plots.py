@@ -37,6 +37,16 @@ def new_figure(ncols: int, figsize, sharey: bool = False, nrows: int = 1):
     return fig, fig.subplots(nrows, ncols, sharey=sharey, squeeze=False)
 
 
+def warm() -> None:
+    """Load what drawing needs (matplotlib, the Agg canvas, the font) in a worker that will draw."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0")
+    FigureCanvasAgg(fig).draw()
+
+
 def save(fig, out_base: Path, exts=("png", "svg"), dpi: int = 120) -> list[Path]:
     """Write ``out_base``.png/.svg through the Agg canvas (no pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

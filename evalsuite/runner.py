@@ -160,7 +160,7 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
         meta.update(finished=_now(), rows=len(df), status_counts=counts,
                     stored_conditions_not_in_this_table=kept,
                     units={"transcodes_computed": engine.n_transcoded, "score_tasks_computed": engine.n_scored,
-                           "scores_reused": engine.n_reused})
+                           "transcodes_reused": engine.n_reused_t, "scores_reused": engine.n_reused})
         meta["invocations"][-1].update(finished=meta["finished"], transcodes_computed=engine.n_transcoded,
                                        score_tasks_computed=engine.n_scored)
         _write_json(lay.run_json, meta)
@@ -169,6 +169,9 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
                      f"does not show ({', '.join(kept[:6])}{', ...' if len(kept) > 6 else ''}); add them to "
                      "--codecs/--kbps to include them (nothing is recomputed)")
     notes += engine.notes
+    if engine.n_reused_t:
+        notes.append(f"{engine.n_reused_t} item x condition transcode(s) were identical work already done by another "
+                     "run (content-keyed cache): their files were linked in, verified (--no-reuse transcodes them again)")
     if engine.n_reused:
         notes.append(f"{engine.n_reused} item x condition x metric score(s) were identical work already scored by "
                      "another run (content-keyed cache): taken from it (--no-reuse computes them again)")
@@ -180,15 +183,20 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
 def _started(ex):
     """The first executor, its worker processes started at once (they boot and import while this
     process prepares the corpus); shut down here if the run fails before the engine owns it."""
+    import threading
+
     from .scheduler import shutdown
     from .worker import warm
 
     first = ex.make()
-    for _ in range(ex.capacity):
-        first.submit(warm)
+    # from a thread: a fork server answers only once it has loaded its libraries (seconds)
+    starter = threading.Thread(target=lambda: [first.submit(warm) for _ in range(ex.capacity)],
+                               name="evalsuite-start-workers", daemon=True)
+    starter.start()
     try:
         yield first
     except BaseException:
+        starter.join()
         shutdown(first, kill=True)
         raise
 
@@ -320,8 +328,11 @@ class _Engine:
         self.records = store.transcodes()
         self.scores = store.score_index()
         from .score_cache import ScoreCache
+        from .transcode_cache import TranscodeCache
 
         self.shared = ScoreCache.open(ctx.cache_root() / "scores.sqlite") if cfg.reuse else None
+        self.shared_t = TranscodeCache.open(ctx.cache_root()) if cfg.reuse else None
+        self.n_reused_t = 0
         self._shared_rows: dict[str, dict] = {}
         self.n_reused = 0
         self.unavailable_t: dict[tuple[str, str], str] = {}  # (item, cond) -> reason, not stored
@@ -332,6 +343,8 @@ class _Engine:
         self._pending: dict[str, int] = {}
         self._resource_error = ""
         self.sched = None
+        self.exports = cfg.shard is None  # a shard's rows are exported by --merge, not here
+        self._export_warmed = False
 
     # --- keys ------------------------------------------------------------------------------
     def codec_key(self, cond: Condition, entry: CodecEntry | None) -> str:
@@ -376,9 +389,22 @@ class _Engine:
     def _audio_path(self, cond: Condition, it: Item) -> Path:
         return self.lay.reference_audio(it.item) if cond.kind is Kind.REFERENCE else self.lay.audio(cond, it.item)
 
+    def _not_applicable(self, it: Item, cond: Condition, rec: TranscodeRecord, m: MetricEntry) -> bool:
+        """A waveform metric on an output whose phase the codec rebuilds: its rows say why, with no
+        task (nothing is computed, whatever the run)."""
+        info = m.instance.describe()
+        if not (rec.waveform_note and info.waveform):
+            return False
+        rows = [ScoreRow(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key, o, None, L.NOT_APPLICABLE,
+                         f"{info.name} compares waveforms; {rec.waveform_note}", info.version, info.mode,
+                         int(bool(info.higher_is_better))) for o in m.outputs]
+        self.store.put_scores(rows)
+        self.scores[(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key)] = rows
+        return True
+
     def _reuse(self, it: Item, cond: Condition, rec: TranscodeRecord, m: MetricEntry) -> bool:
         """Take the rows from the shared score cache, if identical work was scored before."""
-        if self.shared is None or rec.waveform_note:
+        if self.shared is None:
             return False
         if it.sha256 not in self._shared_rows:
             self._shared_rows[it.sha256] = self.shared.for_item(it.sha256)
@@ -390,6 +416,22 @@ class _Engine:
         self.store.put_scores(rows)
         self.scores[(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key)] = rows
         self.n_reused += 1
+        return True
+
+    def _reuse_transcode(self, it: Item, cond: Condition, entry: CodecEntry | None) -> bool:
+        """Take the transcode from the shared cache, if this item was coded this way before."""
+        if self.shared_t is None or cond.kind is Kind.REFERENCE:
+            return False
+        rec = self.shared_t.install(it.item, it.sha256, cond.id, self.codec_key(cond, entry), self._audio_path(cond, it),
+                                    self.lay.bitstream(cond, it.item) if cond.kind is Kind.CODEC else None)
+        if rec is None:
+            return False
+        rec.audio_rel = self.lay.relative(self._audio_path(cond, it))
+        if cond.kind is Kind.CODEC:
+            rec.bitstream_rel = self.lay.relative(self.lay.bitstream(cond, it.item))
+        self.store.put_transcode(rec)
+        self.records[(it.item, it.sha256, cond.id, rec.codec_key)] = rec
+        self.n_reused_t += 1
         return True
 
     def score_tasks(self, it: Item) -> list[ScoreTask]:
@@ -405,11 +447,10 @@ class _Engine:
                 rows = self.scores.get((it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key))
                 if rows and not (self.cfg.retry_errors and any(r.status == L.METRIC_ERROR for r in rows)):
                     continue
-                if not rows and self._reuse(it, cond, rec, m):
+                if not rows and (self._not_applicable(it, cond, rec, m) or self._reuse(it, cond, rec, m)):
                     continue
                 path = self.lay.root / rec.audio_rel
-                inputs.append(ScoreInput(cond.id, str(path), rec.audio_sha, rec.waveform_note,
-                                         path.read_bytes() if self.ship else None))
+                inputs.append(ScoreInput(cond.id, str(path), rec.audio_sha, path.read_bytes() if self.ship else None))
             if inputs:
                 ref = self.lay.reference_audio(it.item)
                 tasks.append(ScoreTask(it.item, it.sha256, m.spec, tuple(sorted(m.opts.items())), m.key, str(ref),
@@ -431,7 +472,7 @@ class _Engine:
             for cond, entry in self.conditions:
                 if self.decided(cond, entry)[0]:
                     continue
-                if not self._valid(self.record(it, cond, entry)):
+                if not self._valid(self.record(it, cond, entry)) and not self._reuse_transcode(it, cond, entry):
                     todo.append(self.transcode_task(it, cond, entry))
                     n += 1
             self._pending[it.item] = n
@@ -451,6 +492,7 @@ class _Engine:
                     self._on_transcode(task, res, sched, by_item, bar)
                 else:
                     self._on_score(task, res, sched, by_item, bar)
+                self._warm_export(sched)
         except BaseException:
             sched.close(kill=True)
             raise
@@ -464,6 +506,18 @@ class _Engine:
             raise ResourceError(28, f"{self._resource_error}. Finished results are kept in {self.lay.root}; "
                                     "free space (or fix the permission) and run the same command again to resume")
 
+    def _warm_export(self, sched) -> None:
+        """Once every transcode is in (every score task is queued), each worker loads the plotting
+        libraries (about 1 s a process) between two tasks, while the others keep working: the
+        export draws its plots in them after the last task instead of loading them then."""
+        if self._export_warmed or not self.exports or any(self._pending.values()):
+            return
+        from .plots import warm
+
+        self._export_warmed = True
+        for _ in range(sched.capacity):
+            sched.submit_call(warm)
+
     def submit(self, fn, *args):
         """Run ``fn(*args)`` on the run's executor (the export's plots), or here if there is none."""
         return self.sched.submit_call(fn, *args)
@@ -474,6 +528,8 @@ class _Engine:
             sched.close()
         if self.shared is not None:
             self.shared.close()
+        if self.shared_t is not None:
+            self.shared_t.close()
 
     def _stop(self, sched, msg: str) -> None:
         if not self._resource_error:
@@ -499,6 +555,8 @@ class _Engine:
             self.unavailable_t[(t.item, t.condition)] = rec.error
         else:
             self.store.put_transcode(rec)
+            if self.shared_t is not None and t.kind != "reference":
+                self.shared_t.put(rec, Path(t.audio_path), Path(t.bitstream_path) if t.kind == "codec" else None)
         self.records[(t.item, t.item_sha, t.condition, t.codec_key)] = rec
         self.n_transcoded += 1
         self._pending[t.item] -= 1

@@ -6,8 +6,8 @@ lifetime of its run. The task functions never raise for codec or metric failures
 a result with a status, a one-line error and the traceback for the run log. Storage failures
 come back as ``resource_error`` so the run can stop cleanly.
 
-This module is imported by spawned worker processes before anything heavy, so it imports
-numpy and friends only inside functions: ``init_process`` sets the thread limits first.
+This module is imported by worker processes before anything heavy, so it imports numpy and
+friends only inside functions: ``init_process`` sets the thread limits first.
 """
 from __future__ import annotations
 
@@ -61,7 +61,6 @@ class ScoreInput:
     condition: str
     audio_path: str
     audio_sha: str
-    not_applicable: str = ""  # reason waveform metrics do not apply
     wav: bytes | None = field(default=None, repr=False, compare=False)
 
 
@@ -100,11 +99,12 @@ def thread_env(threads: int = 1) -> dict[str, str]:
     return {v: str(threads) for v in THREAD_VARS}
 
 
-def init_process(ctx: RunContext, parent_pid: int) -> None:
+def init_process(ctx: RunContext, parent_pid: int, parent_start: str | None = None) -> None:
     """Pool initializer in a worker process we own: thread limits before numeric imports, and a
-    watchdog that ends the worker when the process that started it (``parent_pid``, passed in:
-    it may already have died while this worker was starting) is gone, SIGKILL included."""
-    _watch_parent(parent_pid)
+    watchdog that ends the worker when the process that started the pool (``parent_pid`` with its
+    start time, passed in: it may already have died while this worker was starting, and a fork
+    server, not it, is the worker's parent) is gone, SIGKILL included."""
+    _watch_parent(parent_pid, parent_start)
     for k, v in thread_env(ctx.threads).items():
         os.environ[k] = v  # this is the worker process's own environment
     _limit_threads(ctx.threads)
@@ -124,17 +124,43 @@ def _limit_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _watch_parent(parent: int) -> None:
+def process_start(pid: int) -> str | None:
+    """A process's start time (Linux /proc: with the pid, it names one process, not a reused pid);
+    None when no such process exists, "" where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]  # field 22, after the command name
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _exists(pid)
+    except (OSError, IndexError):
+        return _exists(pid)
+
+
+def _exists(pid: int) -> str | None:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+def _watch_parent(parent: int, start: str | None) -> None:
     import threading
     import time
 
-    if os.getppid() != parent:
+    def gone() -> bool:
+        now = process_start(parent)
+        return now is None or (bool(start) and now != start)
+
+    if gone():
         os._exit(1)
 
     def watch() -> None:
         while True:
             time.sleep(0.5)
-            if os.getppid() != parent:
+            if gone():
                 os._exit(1)
 
     threading.Thread(target=watch, name="evalsuite-parent-watchdog", daemon=True).start()
@@ -234,7 +260,7 @@ class Worker:
 
         from .audio import read_audio
         from .fsutil import is_resource_error, read_verified
-        from .layout import METRIC_ERROR, NOT_APPLICABLE, OK
+        from .layout import METRIC_ERROR, OK
         from .metrics.base import MetricUnavailable
 
         rows: list[dict] = []
@@ -256,11 +282,6 @@ class Worker:
                 tbs.append(_tb(e, t))
             for inp in t.inputs:
                 base = {"condition": inp.condition, "audio_sha": inp.audio_sha, **meta}
-                if inp.not_applicable and getattr(info, "waveform", False):
-                    rows += [{**base, "output": o, "value": None, "status": NOT_APPLICABLE,
-                              "error": f"{info.name} compares waveforms; {inp.not_applicable}"}
-                             for o in info.output_names]
-                    continue
                 data = inp.wav if inp.wav is not None else read_verified(Path(inp.audio_path), inp.audio_sha)
                 if data is None:
                     stale.append(inp.condition)

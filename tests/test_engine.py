@@ -201,6 +201,49 @@ def test_identical_work_is_reused_across_runs_and_code_changes_invalidate_it(cor
     sys.modules.pop("mysdr", None)
     importlib.invalidate_caches()
     rc, err = _run(corpus, c, "opus", "12", "mysdr:MySdr", capsys)
-    assert rc == 0 and "identical work" not in err
+    assert rc == 0 and "score(s) were identical work" not in err  # (its transcodes are: the codec did not change)
     rc, err = _run(corpus, tmp_path / "d", "opus", "12", "si_sdr", capsys, "--no-reuse")
     assert rc == 0 and "identical work" not in err
+
+
+def test_a_run_into_a_new_folder_transcodes_only_what_is_new(corpus, tmp_path, capsys, monkeypatch):
+    """Transcodes are shared like scores (keyed on the item's content and the codec key): one more
+    codec into a new folder codes only that codec; the other files are put in place verified by
+    sha256, and the table equals that of a run that computed everything. A damaged cache entry is
+    never used: that transcode is computed again."""
+    monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "cache"))  # this test counts what the cache holds
+
+    def run(out, codecs, kbps, *extra):
+        rc = main(["run", "--corpus", str(corpus), "--codecs", codecs, "--kbps", kbps, "--metrics", "si_sdr,lsd",
+                   "--out", str(out), "--no-progress", "--jobs", "1", *extra])
+        return rc, capsys.readouterr().err
+
+    def units(out):
+        return json.loads((out / "run.json").read_text())["units"]
+
+    a, b, c, d = (tmp_path / k for k in "abcd")
+    assert run(a, "opus", "6")[0] == 0
+    rc, err = run(b, "opus,codec2", "6,3.2")
+    assert rc == 0 and "6 item x condition transcode(s) were identical work" in err
+    # new: opus@3.2 and codec2@3.2 for 2 items (+ the 2 references: each run records its items as
+    # they are); opus@6 and the 2 anchors were coded by run a
+    assert units(b)["transcodes_computed"] == 4 + 2 and units(b)["transcodes_reused"] == 6
+    assert run(c, "opus,codec2", "6,3.2", "--no-reuse")[0] == 0
+    assert units(c)["transcodes_computed"] == 10 + 2
+    tb, tc = _table(b), _table(c)
+    pd.testing.assert_frame_equal(comparable(tb), comparable(tc))
+    assert (tb.audio_sha256 == tc.audio_sha256).all()
+    for p in b.rglob("*.wav"):  # every file in place is what the table says it is
+        assert p.stat().st_size > 44
+    # a damaged cache entry (another file under its name) is never served: that transcode is done again
+    from evalsuite.context import context_from_env
+
+    sha = tb[(tb.condition == "opus@6") & (tb.metric == "lsd")].audio_sha256.iloc[0]
+    entry = context_from_env().cache_root() / "audio" / sha[:2] / f"{sha}.wav"
+    data = bytearray(entry.read_bytes())
+    data[-100:] = bytes(100)
+    entry.unlink()
+    entry.write_bytes(bytes(data))
+    rc, err = run(d, "opus", "6")
+    assert rc == 0 and units(d)["transcodes_computed"] == 1 + 2 and units(d)["transcodes_reused"] == 5
+    pd.testing.assert_frame_equal(comparable(_table(d)), comparable(_table(a)))

@@ -166,7 +166,8 @@ def test_shards_as_separate_processes_merge_to_the_local_table(tmp_path, local_t
     assert (merged["audio_path"] == local_table["audio_path"]).all()  # the layout of an unsharded run
     meta = json.loads((out / "run.json").read_text())
     assert [s["shard"] for s in meta["shards"]] == ["1/3", "2/3", "3/3"]
-    assert meta["units"] == {"transcodes_computed": 0, "score_tasks_computed": 0, "scores_reused": 0}  # computed nothing
+    assert meta["units"] == {"transcodes_computed": 0, "score_tasks_computed": 0, "transcodes_reused": 0,
+                             "scores_reused": 0}  # computed nothing
 
     counts = store_counts(out)
     assert main(["run", *GRID, "--out", str(out), "--jobs", "1", "--merge"]) == 0  # idempotent
