@@ -34,7 +34,7 @@ CONFIGS = {
 def grid(items: int) -> list[str]:
     cats = "clean_speech" if items <= 12 else "clean_speech,noisy_speech"
     return ["--categories", cats, "--max-items", str(items), "--codecs", "soundstream,opus", "--kbps", "6",
-            "--metrics", "pesq_wb,stoi,visqol_speech,si_sdr", "--no-anchors", "--no-progress"]
+            "--metrics", "pesq_wb,stoi,visqol_speech,si_sdr", "--no-anchors", "--no-progress", "--no-reuse"]
 
 
 def _children_cpu() -> float:

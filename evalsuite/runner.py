@@ -181,22 +181,15 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
 
 @contextlib.contextmanager
 def _started(ex):
-    """The first executor, its worker processes started at once (they boot and import while this
-    process prepares the corpus); shut down here if the run fails before the engine owns it."""
-    import threading
-
-    from .scheduler import shutdown
+    """The first executor, made in a thread with a first call to each worker (they boot and import
+    while this process prepares the corpus); shut down here if the run fails before the engine owns it."""
+    from .scheduler import StartingExecutor, shutdown
     from .worker import warm
 
-    first = ex.make()
-    # from a thread: a fork server answers only once it has loaded its libraries (seconds)
-    starter = threading.Thread(target=lambda: [first.submit(warm) for _ in range(ex.capacity)],
-                               name="evalsuite-start-workers", daemon=True)
-    starter.start()
+    first = StartingExecutor(ex.make, warm, ex.capacity)
     try:
         yield first
     except BaseException:
-        starter.join()
         shutdown(first, kill=True)
         raise
 

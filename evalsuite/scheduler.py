@@ -138,9 +138,45 @@ class Scheduler:
             self._ex = None
 
 
+class StartingExecutor(Executor):
+    """An executor made in a thread, its workers given a first call (``warm``): this process goes on
+    (preparing the corpus) while a cluster starts or a fork server loads its libraries. Using it
+    waits until it is made; an error in making it is raised there."""
+
+    def __init__(self, make: Callable[[], Executor], first_call: Callable[[], Any], n: int) -> None:
+        import threading
+
+        self._made: Future = Future()
+
+        def start() -> None:
+            try:
+                ex = make()
+                for _ in range(n):
+                    ex.submit(first_call)
+                self._made.set_result(ex)
+            except BaseException as e:  # noqa: BLE001 - raised where the executor is used
+                self._made.set_exception(e)
+
+        threading.Thread(target=start, name="evalsuite-start-workers", daemon=True).start()
+
+    def made(self) -> Executor:
+        return self._made.result()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return self.made().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        shutdown(self.made(), kill=not wait)
+
+
 def shutdown(ex: Executor, kill: bool = False) -> None:
     """Shut an executor down; ``kill`` also terminates local worker processes at once (the run was
     interrupted: nothing they compute now would be stored)."""
+    if isinstance(ex, StartingExecutor):
+        try:
+            ex = ex.made()
+        except Exception:  # noqa: BLE001 - it never started: nothing to shut down
+            return
     if kill:
         procs = getattr(ex, "_processes", None) or {}
         for p in list(procs.values()):

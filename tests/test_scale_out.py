@@ -250,6 +250,7 @@ def test_dask_local_workers_run_with_evalsuites_settings():
 
     with execution(ExecutorConfig(kind="dask-local", workers=2), RunContext()) as ex:
         assert ex.capacity == 4  # two tasks per worker: the next one waits on the worker
+        ex.make()  # the cluster starts in a thread; making the executor waits for it
         client = default_client()
         env = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS",
                                                                  "OPENBLAS_NUM_THREADS")})
