@@ -70,6 +70,9 @@ class Execution:
     capacity: int  # tasks in flight at once
     fn: Callable  # task -> result, as the executor calls it
     make_isolated: Callable[[], Executor] | None = None  # one fresh worker, for suspects
+    #: make the executor at once, in a thread, and give each worker a first call (a cluster takes
+    #: seconds to start); else it is made when the first task is submitted
+    warm_up: bool = False
 
 
 class SerialExecutor(Executor):
@@ -103,19 +106,33 @@ def _worker_context():
 
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["evalsuite.worker_preload"])
+    forkserver.ensure_running()  # returns at once; the server answers once it has loaded them
     return ctx
 
 
 def _stop_fork_server() -> None:
     """The run's fork server ends with the run (its workers have): nothing of the run outlives it,
-    and its CPU time is accounted to this process, as spawned workers' is."""
+    and its CPU time is accounted to this process, as spawned workers' is. It is signalled first:
+    a run with nothing to do need not wait for it to finish loading its libraries."""
+    import os
+    import signal
     from multiprocessing import forkserver
 
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)  # CPython's, since 3.8
-    if stop is not None:
-        stop()
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # CPython's, since 3.8
+    if stop is None:
+        return
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    stop()
 
 
 @contextlib.contextmanager
@@ -131,6 +148,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
         return
     fn = functools.partial(run_task, ctx)
     if cfg.kind == "local":
+        _worker_context()  # the fork server starts loading its libraries now, while the corpus is prepared
         try:
             yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
         finally:
@@ -140,7 +158,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
 
     with _dask(cfg, ctx) as (client, n):
         # tasks with --ship-audio send each piece of audio once, by content (evalsuite.shipping)
-        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn)
+        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn, warm_up=True)
 
 
 @contextlib.contextmanager

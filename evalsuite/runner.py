@@ -181,11 +181,16 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
 
 @contextlib.contextmanager
 def _started(ex):
-    """The first executor, made in a thread with a first call to each worker (they boot and import
-    while this process prepares the corpus); shut down here if the run fails before the engine owns it."""
+    """The first executor where it is worth starting early (a cluster): made in a thread with a first
+    call to each worker, which boot and import while this process prepares the corpus; shut down
+    here if the run fails before the engine owns it. Else None: made at the first task (local pool
+    workers fork from a server that is loading their libraries meanwhile)."""
     from .scheduler import StartingExecutor, shutdown
     from .worker import warm
 
+    if not ex.warm_up:
+        yield None
+        return
     first = StartingExecutor(ex.make, warm, ex.capacity)
     try:
         yield first
