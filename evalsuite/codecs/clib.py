@@ -7,6 +7,7 @@ library without a version function is the Debian package that owns the file (``d
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -38,7 +39,15 @@ def library_available(codec: str, name: str, install_hint: str, symbols: tuple[s
 
 def library_path(lib: ctypes.CDLL) -> str:
     """The file the loader actually mapped for ``lib`` (resolves a soname through /proc)."""
-    name = Path(lib._name).name
+    return _mapped_path(lib._name)
+
+
+# Both lookups below are asked for every transcode (a codec's settings and version are recorded
+# with each row) and cost a /proc scan or two dpkg-query processes (about 0.1 s); their answer
+# cannot change for a library this process has loaded, so each is found once per process.
+@functools.cache
+def _mapped_path(soname: str) -> str:
+    name = Path(soname).name
     try:
         for line in Path("/proc/self/maps").read_text().splitlines():
             p = line.split(maxsplit=5)[-1] if len(line.split(maxsplit=5)) == 6 else ""
@@ -46,9 +55,10 @@ def library_path(lib: ctypes.CDLL) -> str:
                 return p
     except OSError:
         pass
-    return lib._name
+    return soname
 
 
+@functools.cache
 def debian_version(path: str) -> str:
     """``package version`` of the Debian package owning ``path``, or '' if none does."""
     try:

@@ -13,6 +13,7 @@ Delay: depends on the mode (20-31 ms, ``MODE_DELAY``); ``decode`` removes it, so
 """
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import subprocess
@@ -124,6 +125,7 @@ class Codec2Codec(Codec):
         run_tool("codec2", cmd, float(self.opts["timeout_s"]), "apt-get install codec2")
 
 
+@functools.cache  # asked for every transcode (settings, version); a dpkg-query process each time
 def _codec2_version() -> str:
     try:
         out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "codec2"], capture_output=True, timeout=10)

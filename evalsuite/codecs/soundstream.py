@@ -191,6 +191,7 @@ class TFLiteBackend:
         self.threads = threads
         self._bytes: dict[str, bytes] | None = None
         self._quantizer = None
+        self._version: str | None = None
 
     def _models(self) -> dict[str, bytes]:
         if self._bytes is None:
@@ -202,14 +203,16 @@ class TFLiteBackend:
         return self._bytes
 
     def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        if self._version is None:  # recorded with every transcode: the models are hashed once
+            from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            v = version("ai-edge-litert")
-        except PackageNotFoundError:
-            v = "?"
-        h = hashlib.sha256(b"".join(self._models()[f] for f in MODEL_FILES)).hexdigest()[:12]
-        return f"ai-edge-litert {v}; lyra-v2 models sha256:{h}"
+            try:
+                v = version("ai-edge-litert")
+            except PackageNotFoundError:
+                v = "?"
+            h = hashlib.sha256(b"".join(self._models()[f] for f in MODEL_FILES)).hexdigest()[:12]
+            self._version = f"ai-edge-litert {v}; lyra-v2 models sha256:{h}"
+        return self._version
 
     def _interpreter(self, fname: str):
         from ai_edge_litert.interpreter import Interpreter
