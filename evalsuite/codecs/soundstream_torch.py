@@ -39,6 +39,10 @@ class TorchBackend:
             raise CodecUnavailable(str(e)) from e
 
     def version(self) -> str:
+        return self._version
+
+    @cached_property
+    def _version(self) -> str:  # recorded with every transcode: the weights are hashed once
         import torch
 
         if self.opts["checkpoint"]:
