@@ -223,24 +223,22 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         finally:
             client.close()
         return
-    from concurrent.futures import ThreadPoolExecutor
+    made: list = []  # [cluster, client], made at the first use: in the run's starting thread
 
-    def start():
-        cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=40, death_timeout=10)
-        return cluster, Client(cluster)
+    def get_client():
+        if not made:
+            made.append(LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                                     dashboard_address=None, silence_logs=40, death_timeout=10))
+        if len(made) == 1:
+            made.append(Client(made[0]))
+        return made[1]
 
     with dask.config.set(dask_settings(ctx.threads)), _dask_fork_server():  # the workers' environment, not ours
-        # started in a thread: this process prepares the corpus meanwhile (the cluster takes seconds)
-        with ThreadPoolExecutor(1, thread_name_prefix="evalsuite-dask-start") as pool:
-            started = pool.submit(start)
-            try:
-                yield (lambda: started.result()[1]), cfg.workers
-            finally:
-                if started.exception() is None:
-                    cluster, client = started.result()
-                    client.close()
-                    cluster.close()
+        try:
+            yield get_client, cfg.workers
+        finally:
+            for part in reversed(made):  # the client, then the cluster
+                part.close()
 
 
 @contextlib.contextmanager

@@ -420,13 +420,14 @@ class _Engine:
         """Take the transcode from the shared cache, if this item was coded this way before."""
         if self.shared_t is None or cond.kind is Kind.REFERENCE:
             return False
-        rec = self.shared_t.install(it.item, it.sha256, cond.id, self.codec_key(cond, entry), self._audio_path(cond, it),
-                                    self.lay.bitstream(cond, it.item) if cond.kind is Kind.CODEC else None)
+        audio = self._audio_path(cond, it)
+        bitstream = self.lay.bitstream(cond, it.item) if cond.kind is Kind.CODEC else None
+        rec = self.shared_t.install(it.item, it.sha256, cond.id, self.codec_key(cond, entry), audio, bitstream)
         if rec is None:
             return False
-        rec.audio_rel = self.lay.relative(self._audio_path(cond, it))
-        if cond.kind is Kind.CODEC:
-            rec.bitstream_rel = self.lay.relative(self.lay.bitstream(cond, it.item))
+        rec.audio_rel = self.lay.relative(audio)
+        if bitstream is not None:
+            rec.bitstream_rel = self.lay.relative(bitstream)
         self.store.put_transcode(rec)
         self.records[(it.item, it.sha256, cond.id, rec.codec_key)] = rec
         self.n_reused_t += 1
