@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if argv is None else None
+    code = _command(args, previous)
+    if argv is None and command in _COMPUTE_COMMANDS:
+        _exit_now(code)
+    return code
+
+
+def _command(args, previous) -> int:
+    import signal
+
     try:
         return int(args.func(args) or 0)
     except (KeyboardInterrupt, Terminated) as e:
@@ -108,6 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_now(code: int) -> None:
+    """End a finished compute command without the interpreter's teardown: with numpy, scipy,
+    pandas, matplotlib (and Dask) loaded, freeing every module's objects takes 0.2-0.4 s after
+    everything is written and closed. Exit handlers run and the streams are flushed first. A
+    command that left a non-daemon thread running exits normally, which waits for that thread."""
+    import atexit
+    import os
+    import threading
+
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if run_exit_handlers is None or any(t.is_alive() and not t.daemon for t in others):
+        return
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code)
 
 
 def _one_line(e: BaseException) -> str:

@@ -209,7 +209,20 @@ def _ctx(args):
 
 
 def _run(args) -> int:
-    from .executors import ExecutorConfig
+    from .executors import ExecutorConfig, prestart, stop_fork_server
+    from .slurm import config_from_args
+
+    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers,
+                        slurm=config_from_args(args))
+    prestart(ex)  # before this process's own imports: the workers' libraries load meanwhile
+    try:
+        return _run_started(args, ex)
+    except BaseException:
+        stop_fork_server()  # the run ends it; a command that fails before the run must too
+        raise
+
+
+def _run_started(args, ex) -> int:
     from .runner import RunConfig, run
 
     ctx = _ctx(args)
@@ -226,10 +239,6 @@ def _run(args) -> int:
         from .merge import check_complete
 
         check_complete(out)  # names every shard that is missing or still running
-    from .slurm import config_from_args
-
-    ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers,
-                        slurm=config_from_args(args))
     s = run(cfg, out, progress=not args.no_progress, execution_cfg=ex, ship_audio=args.ship_audio, ctx=ctx)
     for n in s.notes:
         print(f"note: {n}", file=sys.stderr)

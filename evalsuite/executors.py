@@ -73,6 +73,7 @@ class Execution:
     #: make the executor at once, in a thread, and give each worker a first call (a cluster takes
     #: seconds to start); else it is made when the first task is submitted
     warm_up: bool = False
+    in_process: bool = False  # tasks run in this process (--jobs 1): nothing runs beside them
 
 
 class SerialExecutor(Executor):
@@ -104,17 +105,39 @@ def _worker_context():
     multiprocessing module's (one fork server a process); every run sets the same list."""
     import multiprocessing as mp
 
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
+    return _fork_server(LOCAL_PRELOAD) or mp.get_context("spawn")
+
+
+#: what the fork servers of local pool workers and of LocalCluster workers import once
+LOCAL_PRELOAD = ("evalsuite.worker_preload",)
+DASK_PRELOAD = ("distributed", "evalsuite.worker_preload")
+
+
+def _fork_server(preload: tuple[str, ...]):
+    """The forkserver context, its server started (or kept, when it already runs) with ``preload``."""
+    import multiprocessing as mp
     from multiprocessing import forkserver
 
+    if "forkserver" not in mp.get_all_start_methods():
+        return None
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["evalsuite.worker_preload"])
+    ctx.set_forkserver_preload(list(preload))
     forkserver.ensure_running()  # returns at once; the server answers once it has loaded them
     return ctx
 
 
-def _stop_fork_server() -> None:
+def prestart(cfg: ExecutorConfig) -> None:
+    """Start the server the run's worker processes will fork from, so that it loads their libraries
+    while this process is still starting (imports, the grid, the corpus): called first thing by a
+    command that will run tasks. Nothing else starts here; ``execution`` stops the server at the
+    end of the run. A process that never gets there ends its server by exiting."""
+    if cfg.kind == "local" and cfg.jobs > 1:
+        _worker_context()
+    elif cfg.kind == "dask-local" and cfg.workers >= 1:
+        _fork_server(DASK_PRELOAD)
+
+
+def stop_fork_server() -> None:
     """The run's fork server ends with the run (its workers have): nothing of the run outlives it,
     and its CPU time is accounted to this process, as spawned workers' is. It is signalled first:
     a run with nothing to do need not wait for it to finish loading its libraries."""
@@ -144,7 +167,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
     if cfg.kind == "local" and cfg.jobs == 1:
         worker = Worker(ctx)  # owned by this run, dropped with it
         with _thread_limits(ctx.threads):
-            yield Execution(SerialExecutor, 1, worker.run, functools.partial(_pool, 1, ctx))
+            yield Execution(SerialExecutor, 1, worker.run, functools.partial(_pool, 1, ctx), in_process=True)
         return
     fn = functools.partial(run_task, ctx)
     if cfg.kind == "local":
@@ -152,7 +175,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
         try:
             yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
         finally:
-            _stop_fork_server()
+            stop_fork_server()
         return
     from .shipping import ShippingExecutor
 
@@ -202,11 +225,11 @@ def dask_settings(threads: int) -> dict:
 
 @contextlib.contextmanager
 def _dask(cfg: ExecutorConfig, ctx: RunContext):
-    try:
-        import dask
-        from distributed import Client, LocalCluster
-    except ImportError as e:
-        raise ExecutorError("the dask executors need `pip install distributed`") from e
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:  # imported where used: dask-local in a thread
+        raise ExecutorError("the dask executors need `pip install distributed`")
+    import dask
     if cfg.kind == "slurm":
         from .slurm import SlurmConfig, slurm_client
 
@@ -214,6 +237,8 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
             yield lambda: client, n
         return
     if cfg.kind == "dask":
+        from distributed import Client
+
         try:
             client = Client(cfg.scheduler, timeout=5)
         except (OSError, TimeoutError) as e:
@@ -227,36 +252,40 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
 
     def get_client():
         if not made:
-            made.append(LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
-                                     dashboard_address=None, silence_logs=40, death_timeout=10))
+            made.append(_local_cluster(cfg.workers))
         if len(made) == 1:
+            from distributed import Client
+
             made.append(Client(made[0]))
         return made[1]
 
-    with dask.config.set(dask_settings(ctx.threads)), _dask_fork_server():  # the workers' environment, not ours
+    # the workers' environment, not ours; set for the whole run (a nanny restarts a lost worker)
+    with dask.config.set({**dask_settings(ctx.threads), **_fork_server_setting()}):
         try:
             yield get_client, cfg.workers
         finally:
             for part in reversed(made):  # the client, then the cluster
                 part.close()
+            stop_fork_server()
 
 
-@contextlib.contextmanager
-def _dask_fork_server() -> Iterator[None]:
+def _fork_server_setting() -> dict:
     """LocalCluster workers forked from a fork server that imported Dask and the common libraries
     once (as local pool workers are), instead of each importing them (about 2.5 s of CPU a worker)."""
     import multiprocessing as mp
 
-    import dask
+    return {"distributed.worker.multiprocessing-method": "forkserver"} if "forkserver" in mp.get_all_start_methods() \
+        else {}
+
+
+def _local_cluster(workers: int):
+    """A LocalCluster of single-threaded worker processes. Made in the run's starting thread:
+    importing Distributed (about 0.4 s) overlaps with this process's own start."""
+    from distributed import LocalCluster
     from distributed.utils import get_mp_context
 
-    if "forkserver" not in mp.get_all_start_methods():
-        yield
-        return
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+    if _fork_server_setting():
         get_mp_context()  # Dask sets its preload list once a process; ours replaces it
-        mp.get_context("forkserver").set_forkserver_preload(["distributed", "evalsuite.worker_preload"])
-        try:
-            yield
-        finally:
-            _stop_fork_server()
+        _fork_server(DASK_PRELOAD)  # already loading when the command called prestart
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=40, death_timeout=10)

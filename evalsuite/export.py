@@ -102,9 +102,8 @@ def exported(run: L.RunLayout) -> bool:
     return all(p.is_file() for p in (run.results_parquet, run.results_csv, run.curves_csv))
 
 
-def export_all(run: L.RunLayout, results: pd.DataFrame, submit=None) -> pd.DataFrame:
-    """Write the table, the curves and one plot per metric. ``submit(fn, *args) -> Future`` draws
-    the plots in the run's worker processes (idle by now) instead of one after another here."""
+def export_all(run: L.RunLayout, results: pd.DataFrame) -> pd.DataFrame:
+    """Write the table, the curves and one plot per metric."""
     from .curves import curves
     from .plots import plot_metric
 
@@ -113,13 +112,8 @@ def export_all(run: L.RunLayout, results: pd.DataFrame, submit=None) -> pd.DataF
     cv = curves(results)
     _atomic(run.curves_csv, lambda p: cv.to_csv(p, index=False))
     metrics = sorted(cv["metric"].unique()) if len(cv) else []
-    jobs = [(cv[cv["metric"] == m], m, run.plots_dir / m) for m in metrics]
-    if submit is None:
-        for args in jobs:
-            plot_metric(*args)
-    else:
-        for f in [submit(plot_metric, *args) for args in jobs]:
-            f.result()
+    for m in metrics:
+        plot_metric(cv[cv["metric"] == m], m, run.plots_dir / m)
     return cv
 
 

@@ -38,13 +38,17 @@ def new_figure(ncols: int, figsize, sharey: bool = False, nrows: int = 1):
 
 
 def warm() -> None:
-    """Load what drawing needs (matplotlib, the Agg canvas, the font) in a worker that will draw."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Load what drawing needs (matplotlib, the Agg canvas, the font) ahead of drawing, e.g. in a
+    thread while a run computes. A failure is left to the drawing itself to report."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(1, 1))
-    fig.text(0.5, 0.5, "0")
-    FigureCanvasAgg(fig).draw()
+        fig = Figure(figsize=(1, 1))
+        fig.text(0.5, 0.5, "0")
+        FigureCanvasAgg(fig).draw()
+    except (ImportError, OSError, RuntimeError, ValueError):
+        pass
 
 
 def save(fig, out_base: Path, exts=("png", "svg"), dpi: int = 120) -> list[Path]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import math
 import sys
@@ -96,13 +97,25 @@ class RunError(RuntimeError):
 
 def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cfg=None, ship_audio: bool = False,
         ctx: RunContext | None = None) -> RunSummary:
-    from .executors import ExecutorConfig, execution
+    from .executors import ExecutorConfig, prestart, stop_fork_server
+
+    ex_cfg = execution_cfg or ExecutorConfig(jobs=cfg.jobs)
+    ex_cfg.validate()
+    prestart(ex_cfg)  # the workers' libraries load while the grid and the corpus are set up
+    try:
+        return _run(cfg, out_dir, progress, ex_cfg, ship_audio, ctx)
+    except BaseException:
+        stop_fork_server()  # a run that failed before it had workers; a no-op after ``execution``
+        raise
+
+
+def _run(cfg: RunConfig, out_dir: str | Path, progress: bool, ex_cfg, ship_audio: bool,
+         ctx: RunContext | None) -> RunSummary:
+    from .executors import execution
     from .lock import RunLock
 
     t0 = time.time()
     ctx = ctx or _context(cfg)
-    ex_cfg = execution_cfg or ExecutorConfig(jobs=cfg.jobs)
-    ex_cfg.validate()
     cfg.corpus.validate()
     if cfg.jobs < 1:
         raise GridError(f"--jobs must be at least 1, got {cfg.jobs}")
@@ -152,7 +165,8 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
                 # a shard's rows are part of a table (--merge exports it); an unchanged table is not rewritten
                 if cfg.shard is None and (digest != meta["export"]["table"] or not exported(lay)):
                     meta["export"]["table"] = None
-                    export_all(lay, df, submit=engine.submit)
+                    engine.ready_to_export()
+                    export_all(lay, df)
                     meta["export"]["table"] = digest
             finally:
                 engine.close()
@@ -177,6 +191,16 @@ def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cf
                      "another run (content-keyed cache): taken from it (--no-reuse computes them again)")
     total = engine.n_units_total
     return RunSummary(out, total, engine.n_transcoded + engine.n_scored, len(df), counts, time.time() - t0, notes)
+
+
+def _task_cost(items: dict[str, Item], t: TranscodeTask | ScoreTask) -> tuple[int, tuple, float]:
+    """(stage, class, size) of a task for the order in which tasks start (evalsuite.longest_first):
+    transcodes before scores; a codec condition's or a metric's cost grows with the seconds of
+    audio it processes."""
+    seconds = items[t.item].duration_s
+    if isinstance(t, TranscodeTask):
+        return (0, ("t", t.condition), seconds)
+    return (1, ("s", t.metric_key), seconds * max(1, len(t.inputs)))
 
 
 @contextlib.contextmanager
@@ -342,7 +366,7 @@ class _Engine:
         self._resource_error = ""
         self.sched = None
         self.exports = cfg.shard is None  # a shard's rows are exported by --merge, not here
-        self._export_warmed = False
+        self._warming = None  # thread loading the plotting libraries here while the workers compute
 
     # --- keys ------------------------------------------------------------------------------
     def codec_key(self, cond: Condition, entry: CodecEntry | None) -> str:
@@ -462,9 +486,10 @@ class _Engine:
 
         from .scheduler import Scheduler
 
-        self.sched = sched = Scheduler(ex.make, ex.capacity, ex.fn, key=lambda t: t.key, on_crash=self._crash,
-                                       make_isolated=ex.make_isolated, first=first)
         by_item = {it.item: it for it in self.good}
+        self.sched = sched = Scheduler(ex.make, ex.capacity, ex.fn, key=lambda t: t.key, on_crash=self._crash,
+                                       make_isolated=ex.make_isolated, first=first,
+                                       cost=functools.partial(_task_cost, by_item))
         todo: list[TranscodeTask] = []
         for it in self.good:
             n = 0
@@ -480,8 +505,10 @@ class _Engine:
             if self._pending[it.item] == 0:
                 scored += self.score_tasks(it)
         self.n_units_total = len(todo) + len(scored)
+        if self.exports and self.n_units_total and not ex.in_process:  # new results: plots are drawn
+            self._warm_export()
         bar = tqdm(total=self.n_units_total, desc="run", unit="task", disable=not self.progress, file=sys.stderr)
-        # score tasks first: their inputs exist; transcodes then fill the pool
+        # transcodes start first (every score task is then known early), the longest expected first
         for t in scored + todo:
             sched.submit(t)
         try:
@@ -491,7 +518,6 @@ class _Engine:
                     self._on_transcode(task, res, sched, by_item, bar)
                 else:
                     self._on_score(task, res, sched, by_item, bar)
-                self._warm_export(sched)
         except BaseException:
             sched.close(kill=True)
             raise
@@ -505,21 +531,22 @@ class _Engine:
             raise ResourceError(28, f"{self._resource_error}. Finished results are kept in {self.lay.root}; "
                                     "free space (or fix the permission) and run the same command again to resume")
 
-    def _warm_export(self, sched) -> None:
-        """Once every transcode is in (every score task is queued), each worker loads the plotting
-        libraries (about 1 s a process) between two tasks, while the others keep working: the
-        export draws its plots in them after the last task instead of loading them then."""
-        if self._export_warmed or not self.exports or any(self._pending.values()):
-            return
+    def _warm_export(self) -> None:
+        """The export draws its plots in this process, which has the table and pandas already: the
+        plotting libraries load (about 0.7 s) in a thread while the workers compute, once, instead
+        of in every worker with pandas as well (about 1.1 s a worker), and no worker, local or
+        remote, needs them. Not with --jobs 1: beside the tasks in this process it would only
+        contend with them for the interpreter."""
+        import threading
+
         from .plots import warm
 
-        self._export_warmed = True
-        for _ in range(sched.capacity):
-            sched.submit_call(warm)
+        self._warming = threading.Thread(target=warm, name="evalsuite-warm-plots", daemon=True)
+        self._warming.start()
 
-    def submit(self, fn, *args):
-        """Run ``fn(*args)`` on the run's executor (the export's plots), or here if there is none."""
-        return self.sched.submit_call(fn, *args)
+    def ready_to_export(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
 
     def close(self) -> None:
         sched = getattr(self, "sched", None)

@@ -86,13 +86,23 @@ def test_rerun_resumes_without_recomputing(small_run, capsys):
     pd.testing.assert_frame_equal(before, after)
 
 
+def _fork_server_pid():
+    from multiprocessing import forkserver
+
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
+
+
 def test_bad_options_give_clear_errors(tmp_path, capsys):
-    assert main(["run", "--out", str(tmp_path / "x"), "--codecs", "nosuchcodec", *SMALL]) == 2
+    # --jobs 2: the workers' fork server starts with the command; a command that fails stops it
+    assert main(["run", "--out", str(tmp_path / "x"), "--codecs", "nosuchcodec", "--jobs", "2", *SMALL]) == 2
     assert "unknown codec 'nosuchcodec'" in capsys.readouterr().err
+    assert _fork_server_pid() is None
     assert main(["run", "--out", str(tmp_path / "y"), "--codecs", "opus", "--codec-opt", "opus.nosuch=1", *SMALL]) == 2
     assert "unknown option" in capsys.readouterr().err
-    assert main(["run", "--out", str(tmp_path / "z"), "--codecs", "opus", "--codec-opt", "bad", *SMALL]) == 2
+    assert main(["run", "--out", str(tmp_path / "z"), "--codecs", "opus", "--codec-opt", "bad", "--jobs", "2",
+                 *SMALL]) == 2
     assert "NAME.KEY=VALUE" in capsys.readouterr().err
+    assert _fork_server_pid() is None
 
 
 @pytest.mark.slow
