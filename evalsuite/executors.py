@@ -229,7 +229,6 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
 
     if importlib.util.find_spec("distributed") is None:  # imported where used: dask-local in a thread
         raise ExecutorError("the dask executors need `pip install distributed`")
-    import dask
     if cfg.kind == "slurm":
         from .slurm import SlurmConfig, slurm_client
 
@@ -248,25 +247,36 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         finally:
             client.close()
         return
+    settings: list = []  # Dask's config for the run, restored at its end
     made: list = []  # [cluster, client], made at the first use: in the run's starting thread
 
     def get_client():
         if not made:
-            made.append(_local_cluster(cfg.workers))
-        if len(made) == 1:
+            # set after Distributed is imported: importing it adds its defaults to Dask's config,
+            # which restoring the settings must keep. The workers' environment, not ours; kept for
+            # the whole run (a nanny restarts a lost worker)
             from distributed import Client
 
+            settings.append(_dask_settings_for_run(ctx.threads))
+            made.append(_local_cluster(cfg.workers))
             made.append(Client(made[0]))
         return made[1]
 
-    # the workers' environment, not ours; set for the whole run (a nanny restarts a lost worker)
-    with dask.config.set({**dask_settings(ctx.threads), **_fork_server_setting()}):
-        try:
-            yield get_client, cfg.workers
-        finally:
-            for part in reversed(made):  # the client, then the cluster
-                part.close()
-            stop_fork_server()
+    try:
+        yield get_client, cfg.workers
+    finally:
+        for part in reversed(made):  # the client, then the cluster
+            part.close()
+        for s in settings:
+            s.__exit__(None, None, None)
+        stop_fork_server()
+
+
+def _dask_settings_for_run(threads: int):
+    """Dask's settings for this run's cluster, applied now; ``__exit__`` restores the previous ones."""
+    import dask
+
+    return dask.config.set({**dask_settings(threads), **_fork_server_setting()})
 
 
 def _fork_server_setting() -> dict:
