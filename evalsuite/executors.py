@@ -74,6 +74,7 @@ class Execution:
     #: seconds to start); else it is made when the first task is submitted
     warm_up: bool = False
     in_process: bool = False  # tasks run in this process (--jobs 1): nothing runs beside them
+    workers: int = 0  # worker processes (local pool or cluster) that can take other calls after the tasks
 
 
 class SerialExecutor(Executor):
@@ -173,7 +174,8 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
     if cfg.kind == "local":
         _worker_context()  # the fork server starts loading its libraries now, while the corpus is prepared
         try:
-            yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
+            yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx),
+                            workers=cfg.jobs)
         finally:
             stop_fork_server()
         return
@@ -181,7 +183,8 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
 
     with _dask(cfg, ctx) as (client, n):
         # tasks with --ship-audio send each piece of audio once, by content (evalsuite.shipping)
-        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn, warm_up=True)
+        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn, warm_up=True,
+                        workers=n)
 
 
 @contextlib.contextmanager

@@ -166,7 +166,7 @@ def _run(cfg: RunConfig, out_dir: str | Path, progress: bool, ex_cfg, ship_audio
                 if cfg.shard is None and (digest != meta["export"]["table"] or not exported(lay)):
                     meta["export"]["table"] = None
                     engine.ready_to_export()
-                    export_all(lay, df)
+                    export_all(lay, df, *engine.plot_helpers(ex))
                     meta["export"]["table"] = digest
             finally:
                 engine.close()
@@ -532,11 +532,10 @@ class _Engine:
                                     "free space (or fix the permission) and run the same command again to resume")
 
     def _warm_export(self) -> None:
-        """The export draws its plots in this process, which has the table and pandas already: the
-        plotting libraries load (about 0.7 s) in a thread while the workers compute, once, instead
-        of in every worker with pandas as well (about 1.1 s a worker), and no worker, local or
-        remote, needs them. Not with --jobs 1: beside the tasks in this process it would only
-        contend with them for the interpreter."""
+        """The export draws its plots in this process, which has the table and pandas already (idle
+        workers take some only when there are many: evalsuite.plot_sharing): the plotting libraries
+        load (about 0.7 s) in a thread while the workers compute. Not with --jobs 1: beside the
+        tasks in this process it would only contend with them for the interpreter."""
         import threading
 
         from .plots import warm
@@ -547,6 +546,12 @@ class _Engine:
     def ready_to_export(self) -> None:
         if self._warming is not None:
             self._warming.join()
+
+    def plot_helpers(self, ex) -> tuple:
+        """(submit, workers) for the export's plots: the run's worker processes, idle by now."""
+        if ex.in_process or self.sched is None or not ex.workers:
+            return None, 0
+        return self.sched.submit_call, ex.workers
 
     def close(self) -> None:
         sched = getattr(self, "sched", None)

@@ -40,7 +40,7 @@ class Scheduler:
         self.stopping = False
         self.isolated: list[Any] = []  # tasks that were run alone after breaking pools
         self.pool_breaks = 0
-        self.used = False  # a task was submitted (else the workers only booted)
+        self.used = False  # a task or call was submitted (else the workers only booted)
 
     def submit(self, task: Any) -> None:
         if self._breaks.get(self._key(task)):
@@ -130,6 +130,13 @@ class Scheduler:
                 self._retry.appendleft(task)
                 return False
         return True
+
+    def submit_call(self, fn: Callable, *args: Any) -> Future:
+        """Run a plain call on the run's executor (after the tasks: a plot)."""
+        if self._ex is None:
+            self._ex = self._make()
+        self.used = True
+        return self._ex.submit(fn, *args)
 
     def _next(self) -> Any | None:
         """The next task to start. At most one suspect (a task that was running when a pool broke)
