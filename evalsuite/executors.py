@@ -250,8 +250,8 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
         finally:
             client.close()
         return
-    settings: list = []  # Dask's config for the run, restored at its end
-    made: list = []  # [cluster, client], made at the first use: in the run's starting thread
+    parts = contextlib.ExitStack()  # the run's settings, cluster and client, undone in reverse at its end
+    made: list = []  # [client], made at the first use: in the run's starting thread
 
     def get_client():
         if not made:
@@ -260,18 +260,17 @@ def _dask(cfg: ExecutorConfig, ctx: RunContext):
             # the whole run (a nanny restarts a lost worker)
             from distributed import Client
 
-            settings.append(_dask_settings_for_run(ctx.threads))
-            made.append(_local_cluster(cfg.workers))
-            made.append(Client(made[0]))
-        return made[1]
+            parts.enter_context(_dask_settings_for_run(ctx.threads))
+            cluster = _local_cluster(cfg.workers)
+            parts.callback(cluster.close)
+            made.append(Client(cluster))
+            parts.callback(made[0].close)
+        return made[0]
 
     try:
         yield get_client, cfg.workers
     finally:
-        for part in reversed(made):  # the client, then the cluster
-            part.close()
-        for s in settings:
-            s.__exit__(None, None, None)
+        parts.close()
         stop_fork_server()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from typing import Any
 
 #: (stage, class, size) of a task
@@ -37,11 +37,6 @@ class LongestFirst:
 
     def __len__(self) -> int:
         return self._n
-
-    def __iter__(self) -> Iterator[Any]:
-        for heap in self._waiting.values():
-            for _, _, task in heap:
-                yield task
 
     def push(self, task: Any) -> None:
         stage, cls, size = self._cost(task)
