@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .anchors import anchor_names, get_anchor
 from .conditions import Condition, Kind
 from .context import RunContext
 from .options import options_hash
@@ -150,6 +149,8 @@ def build_conditions(codecs: list[CodecEntry], kbps: KbpsRequest, anchors: bool)
     conds: list[tuple[Condition, CodecEntry | None]] = []
     notes: list[str] = []
     if anchors:
+        from .anchors import anchor_names
+
         conds += [(Condition(a), None) for a in anchor_names()]
     for c in codecs:
         if kbps.native:
@@ -166,6 +167,7 @@ def build_conditions(codecs: list[CodecEntry], kbps: KbpsRequest, anchors: bool)
 
 
 def anchor_key(name: str) -> str:
+    from .anchors import get_anchor
     from .codecs.transcode import TRANSCODE_VERSION
     from .fingerprint import code_fingerprint
 

@@ -18,15 +18,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from evalsuite.anchors import get_anchor
 from evalsuite.conditions import LOW_ANCHOR, MID_ANCHOR, REFERENCE, Condition
 
 CONFIG_NAME = "mushra.yaml"
 DB_NAME = "ratings.sqlite"
 
-#: the old names, still imported by listening_test.analysis; the definitions live in evalsuite
+#: the old name of the hidden reference (the definitions live in evalsuite.conditions and evalsuite.anchors)
 HIDDEN_REFERENCE = REFERENCE
-ANCHORS = {LOW_ANCHOR: get_anchor(LOW_ANCHOR).cutoff_hz, MID_ANCHOR: get_anchor(MID_ANCHOR).cutoff_hz}
 #: BS.1534-3 §5.1 recommends no more than 12 signals under test per trial (hidden reference and
 #: anchors included; the open reference is not counted).
 MAX_SIGNALS = 12
