@@ -209,17 +209,13 @@ def _ctx(args):
 
 
 def _run(args) -> int:
-    from .executors import ExecutorConfig, prestart, stop_fork_server
+    from .executors import ExecutorConfig, prestarted
     from .slurm import config_from_args
 
     ex = ExecutorConfig(kind=args.executor, jobs=args.jobs, scheduler=args.scheduler, workers=args.workers,
                         slurm=config_from_args(args))
-    prestart(ex)  # before this process's own imports: the workers' libraries load meanwhile
-    try:
+    with prestarted(ex):  # before this process's own imports: the workers' libraries load meanwhile
         return _run_started(args, ex)
-    except BaseException:
-        stop_fork_server()  # the run ends it; a command that fails before the run must too
-        raise
 
 
 def _run_started(args, ex) -> int:

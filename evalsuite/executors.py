@@ -138,6 +138,18 @@ def prestart(cfg: ExecutorConfig) -> None:
         _fork_server(DASK_PRELOAD)
 
 
+@contextlib.contextmanager
+def prestarted(cfg: ExecutorConfig) -> Iterator[None]:
+    """``prestart`` for a command; if the command fails before its run ends the server (``execution``
+    does, at the run's end), the server is stopped here."""
+    prestart(cfg)
+    try:
+        yield
+    except BaseException:
+        stop_fork_server()
+        raise
+
+
 def stop_fork_server() -> None:
     """The run's fork server ends with the run (its workers have): nothing of the run outlives it,
     and its CPU time is accounted to this process, as spawned workers' is. It is signalled first:
@@ -172,7 +184,6 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
         return
     fn = functools.partial(run_task, ctx)
     if cfg.kind == "local":
-        _worker_context()  # the fork server starts loading its libraries now, while the corpus is prepared
         try:
             yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx),
                             workers=cfg.jobs)

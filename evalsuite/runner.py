@@ -97,16 +97,12 @@ class RunError(RuntimeError):
 
 def run(cfg: RunConfig, out_dir: str | Path, progress: bool = True, execution_cfg=None, ship_audio: bool = False,
         ctx: RunContext | None = None) -> RunSummary:
-    from .executors import ExecutorConfig, prestart, stop_fork_server
+    from .executors import ExecutorConfig, prestarted
 
     ex_cfg = execution_cfg or ExecutorConfig(jobs=cfg.jobs)
     ex_cfg.validate()
-    prestart(ex_cfg)  # the workers' libraries load while the grid and the corpus are set up
-    try:
+    with prestarted(ex_cfg):  # the workers' libraries load while the grid and the corpus are set up
         return _run(cfg, out_dir, progress, ex_cfg, ship_audio, ctx)
-    except BaseException:
-        stop_fork_server()  # a run that failed before it had workers; a no-op after ``execution``
-        raise
 
 
 def _run(cfg: RunConfig, out_dir: str | Path, progress: bool, ex_cfg, ship_audio: bool,
