@@ -53,6 +53,7 @@ def warm() -> None:
 
 def save(fig, out_base: Path, exts=("png", "svg"), dpi: int = 120) -> list[Path]:
     """Write ``out_base``.png/.svg through the Agg canvas (no pyplot)."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -60,7 +61,11 @@ def save(fig, out_base: Path, exts=("png", "svg"), dpi: int = 120) -> list[Path]
     paths = []
     for ext in exts:
         p = out_base.with_suffix(f".{ext}")
-        fig.savefig(p, dpi=dpi)  # constrained layout already fits; "tight" would draw twice
+        # reproducible files: an SVG without the time of drawing and with ids made from its
+        # content (else a random salt), so the same figure is the same bytes in every run
+        with matplotlib.rc_context({"svg.hashsalt": "evalsuite"}):
+            # constrained layout already fits; "tight" would draw twice
+            fig.savefig(p, dpi=dpi, metadata={"Date": None} if ext == "svg" else None)
         fig.set_layout_engine("none")  # laid out once: the next format keeps these positions
         paths.append(p)
     return paths

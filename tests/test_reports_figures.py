@@ -90,3 +90,11 @@ def test_no_interval_no_error_bar():
 def test_run_plots_are_written(tmp_path):
     paths = plot_all(_cv(), tmp_path / "plots")
     assert sorted(p.name for p in paths) == ["m.png", "m.svg"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_a_plot_is_the_same_file_every_time(tmp_path):
+    """A run's plots are reproducible: drawn again (another run, another process) they are the
+    same bytes; an SVG holds no time of drawing and no random ids."""
+    first = {p.name: p.read_bytes() for p in plot_all(_cv(), tmp_path / "a")}
+    again = {p.name: p.read_bytes() for p in plot_all(_cv(), tmp_path / "b")}
+    assert first == again and b"<dc:date>" not in first["m.svg"]
