@@ -55,6 +55,11 @@ class ExecutorConfig:
 
             (self.slurm or SlurmConfig()).validate()
 
+    def local_processes(self) -> int:
+        """How many of this run's processes compute on this machine: its cores the run may use
+        (a remote cluster's workers are elsewhere)."""
+        return self.jobs if self.kind == "local" else self.workers if self.kind == "dask-local" else 1
+
     def describe(self) -> dict:
         d = {"kind": self.kind, "jobs": self.jobs, "scheduler": self.scheduler, "workers": self.workers}
         if self.kind == "slurm":
@@ -74,7 +79,6 @@ class Execution:
     #: seconds to start); else it is made when the first task is submitted
     warm_up: bool = False
     in_process: bool = False  # tasks run in this process (--jobs 1): nothing runs beside them
-    workers: int = 0  # worker processes (local pool or cluster) that can take other calls after the tasks
 
 
 class SerialExecutor(Executor):
@@ -185,8 +189,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
     fn = functools.partial(run_task, ctx)
     if cfg.kind == "local":
         try:
-            yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx),
-                            workers=cfg.jobs)
+            yield Execution(functools.partial(_pool, cfg.jobs, ctx), cfg.jobs, fn, functools.partial(_pool, 1, ctx))
         finally:
             stop_fork_server()
         return
@@ -194,8 +197,7 @@ def execution(cfg: ExecutorConfig, ctx: RunContext) -> Iterator[Execution]:
 
     with _dask(cfg, ctx) as (client, n):
         # tasks with --ship-audio send each piece of audio once, by content (evalsuite.shipping)
-        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn, warm_up=True,
-                        workers=n)
+        yield Execution(lambda: ShippingExecutor(client()), max(1, n) * DASK_TASKS_PER_WORKER, fn, warm_up=True)
 
 
 @contextlib.contextmanager

@@ -102,9 +102,9 @@ def exported(run: L.RunLayout) -> bool:
     return all(p.is_file() for p in (run.results_parquet, run.results_csv, run.curves_csv))
 
 
-def export_all(run: L.RunLayout, results: pd.DataFrame, submit=None, workers: int = 0) -> pd.DataFrame:
-    """Write the table, the curves and one plot per metric. ``submit(fn, *args) -> Future`` runs a
-    plot on one of the run's ``workers`` (idle by now) when there are many (evalsuite.plot_sharing)."""
+def export_all(run: L.RunLayout, results: pd.DataFrame, helpers: int = 0) -> pd.DataFrame:
+    """Write the table, the curves and one plot per metric; ``helpers`` forked copies of this
+    process draw plots beside it (evalsuite.plot_sharing)."""
     from .curves import curves
     from .plot_sharing import draw_all
     from .plots import plot_metric
@@ -114,7 +114,7 @@ def export_all(run: L.RunLayout, results: pd.DataFrame, submit=None, workers: in
     cv = curves(results)
     _atomic(run.curves_csv, lambda p: cv.to_csv(p, index=False))
     metrics = sorted(cv["metric"].unique()) if len(cv) else []
-    draw_all(plot_metric, [(cv[cv["metric"] == m], m, run.plots_dir / m) for m in metrics], submit, workers)
+    draw_all(plot_metric, [(cv[cv["metric"] == m], m, run.plots_dir / m) for m in metrics], helpers)
     return cv
 
 

@@ -1,50 +1,77 @@
-"""Drawing a run's plots after its last task: here, and on idle workers when there are many.
+"""Drawing a run's plots after its last task: in this process and in forked copies of it.
 
-This process has the table, pandas and (loaded in a thread during the run) matplotlib; a worker
-has neither and pays about 1.1 s to load them before its first plot. So plots are drawn here one
-after another, and a plot is handed to an idle worker only while the plots left would keep this
-process busy for longer than that start plus the plot (the time of a plot is measured on the
-ones drawn here). Four small plots (0.25 s each) are drawn here alone; seventeen of the default
-run's (0.9 s each) are shared with the workers. A plot a worker fails to draw is drawn here.
+The plots come last, when the run's workers are done and shut down, so the cores they used are
+idle. This process holds the table, pandas and matplotlib (loaded in a thread while the run
+computed); a forked copy has all of it at once, where a fresh worker would first load pandas and
+matplotlib (about 1.1 s). So with ``helpers`` > 0 the plots are shared between this process and
+that many forked copies, each taking the next plot when it finishes one. A plot a copy fails to
+draw (or the plots of a copy that died) is drawn here, where an error is raised as usual.
+
+The copies are forked before anything is drawn and while no other thread of this run is working
+(the run's executors are closed by then), so no lock can be held in them by a thread they lack.
+Only where fork is the platform's safe default (Linux); elsewhere every plot is drawn here.
 """
 from __future__ import annotations
 
-import time
+import sys
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
-#: seconds a worker spends loading pandas and matplotlib before its first plot (measured: 1.1 s)
-WORKER_START_S = 1.1
+
+def can_fork() -> bool:
+    import multiprocessing as mp
+
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
-def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], submit: Callable[..., Future] | None = None,
-             workers: int = 0) -> None:
-    """``draw(*job)`` for every job; ``submit(draw, *job) -> Future`` runs one on a worker (at most
-    ``workers`` at a time)."""
+def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], helpers: int = 0) -> None:
+    """``draw(*job)`` for every job, each exactly once; ``helpers`` forked copies of this process
+    draw beside it. ``draw`` and the jobs must pickle (a module-level function, plain data)."""
     todo = list(jobs)
-    given: dict[Future, tuple] = {}
-    spent, drawn = 0.0, 0  # seconds per plot here, measured
-    while todo or given:
-        for f in [f for f in given if f.done()]:
-            job = given.pop(f)
-            try:
-                f.result()
-            except Exception:  # noqa: BLE001 - drawn here instead, where an error is raised as usual
-                todo.append(job)
-        per_plot = spent / drawn if drawn else None
-        if (todo and submit is not None and per_plot is not None and len(given) < workers
-                and len(todo) * per_plot > WORKER_START_S + per_plot):
-            job = todo.pop()
-            try:
-                given[submit(draw, *job)] = job
-            except Exception:  # noqa: BLE001 - the executor is gone (a broken pool): draw the rest here
-                todo.append(job)
-                submit = None
-            continue
-        if todo:
-            t0 = time.perf_counter()
-            draw(*todo.pop(0))
-            spent, drawn = spent + time.perf_counter() - t0, drawn + 1
-        elif given:
-            wait(list(given), return_when=FIRST_COMPLETED)
+    helpers = min(helpers, len(todo) - 1) if can_fork() else 0
+    if helpers <= 0:
+        for job in todo:
+            draw(*job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    lock = threading.Lock()
+    failed: list[tuple] = []
+
+    def take() -> tuple | None:
+        with lock:
+            return todo.pop() if todo else None
+
+    with ProcessPoolExecutor(helpers, mp_context=mp.get_context("fork")) as pool:
+        try:
+            # forks every copy now (fork pools start all their processes at the first submit),
+            # from this thread alone, before any drawing
+            pool.submit(int).result()
+        except Exception:  # noqa: BLE001 - no copy could be made (out of memory): draw here
+            for job in todo:
+                draw(*job)
+            return
+
+        def helper() -> None:
+            while (job := take()) is not None:
+                try:
+                    pool.submit(draw, *job).result()
+                except Exception:  # noqa: BLE001 - drawn here instead (also a copy that died)
+                    with lock:
+                        failed.append(job)
+
+        threads = [threading.Thread(target=helper, name=f"evalsuite-plot-{i}", daemon=True) for i in range(helpers)]
+        for t in threads:
+            t.start()
+        try:
+            while (job := take()) is not None:
+                draw(*job)
+        finally:
+            with lock:
+                todo.clear()  # after an error here: the copies finish their plot and stop
+            for t in threads:
+                t.join()
+    for job in failed:
+        draw(*job)

@@ -131,7 +131,9 @@ def _run(cfg: RunConfig, out_dir: str | Path, progress: bool, ex_cfg, ship_audio
 
     lay = L.RunLayout(out) if cfg.shard is None else L.ShardLayout(out, *cfg.shard)
     lock = RunLock(lay.lock) if cfg.shard is None else shards.lock(lay)
-    with lock, execution(ex_cfg, ctx) as ex, _started(ex) as first:
+    with lock, contextlib.ExitStack() as executors:
+        ex = executors.enter_context(execution(ex_cfg, ctx))
+        first = executors.enter_context(_started(ex))
         clean_temp_files(out if cfg.shard is None else lay.dir)  # other shards may be writing temp files
         prev = _read_json(lay.run_json) or {}
         corpus = prepare(sources, cfg.corpus, ctx.cache_root(), progress=progress)
@@ -161,8 +163,12 @@ def _run(cfg: RunConfig, out_dir: str | Path, progress: bool, ex_cfg, ship_audio
                 # a shard's rows are part of a table (--merge exports it); an unchanged table is not rewritten
                 if cfg.shard is None and (digest != meta["export"]["table"] or not exported(lay)):
                     meta["export"]["table"] = None
+                    # the workers are done: their pool or cluster ends before the export, which
+                    # forks copies of this process to draw plots on the cores they used
+                    engine.close()
+                    executors.close()
                     engine.ready_to_export()
-                    export_all(lay, df, *engine.plot_helpers(ex))
+                    export_all(lay, df, helpers=ex_cfg.local_processes() - 1)
                     meta["export"]["table"] = digest
             finally:
                 engine.close()
@@ -410,12 +416,14 @@ class _Engine:
     def _not_applicable(self, it: Item, cond: Condition, rec: TranscodeRecord, m: MetricEntry) -> bool:
         """A waveform metric on an output whose phase the codec rebuilds: its rows say why, with no
         task (nothing is computed, whatever the run)."""
+        from .metrics.base import not_applicable_reason
+
         info = m.instance.describe()
-        if not (rec.waveform_note and info.waveform):
+        why = not_applicable_reason(info, waveform_note=rec.waveform_note)
+        if why is None:
             return False
-        rows = [ScoreRow(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key, o, None, L.NOT_APPLICABLE,
-                         f"{info.name} compares waveforms; {rec.waveform_note}", info.version, info.mode,
-                         int(bool(info.higher_is_better))) for o in m.outputs]
+        rows = [ScoreRow(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key, o, None, L.NOT_APPLICABLE, why,
+                         info.version, info.mode, int(bool(info.higher_is_better))) for o in m.outputs]
         self.store.put_scores(rows)
         self.scores[(it.item, it.sha256, cond.id, rec.audio_sha, m.name, m.key)] = rows
         return True
@@ -528,10 +536,11 @@ class _Engine:
                                     "free space (or fix the permission) and run the same command again to resume")
 
     def _warm_export(self) -> None:
-        """The export draws its plots in this process, which has the table and pandas already (idle
-        workers take some only when there are many: evalsuite.plot_sharing): the plotting libraries
-        load (about 0.7 s) in a thread while the workers compute. Not with --jobs 1: beside the
-        tasks in this process it would only contend with them for the interpreter."""
+        """The export draws its plots in this process (and in forked copies of it, which inherit
+        what it loaded: evalsuite.plot_sharing), which has the table and pandas already: the
+        plotting libraries load (about 0.7 s) in a thread while the workers compute. Not with
+        --jobs 1: beside the tasks in this process it would only contend with them for the
+        interpreter."""
         import threading
 
         from .plots import warm
@@ -543,20 +552,15 @@ class _Engine:
         if self._warming is not None:
             self._warming.join()
 
-    def plot_helpers(self, ex) -> tuple:
-        """(submit, workers) for the export's plots: the run's worker processes, idle by now."""
-        if ex.in_process or self.sched is None or not ex.workers:
-            return None, 0
-        return self.sched.submit_call, ex.workers
-
     def close(self) -> None:
+        """Shut the run's executor and the shared caches (again: nothing happens)."""
         sched = getattr(self, "sched", None)
         if sched is not None:
             sched.close()
-        if self.shared is not None:
-            self.shared.close()
-        if self.shared_t is not None:
-            self.shared_t.close()
+        for cache in (self.shared, self.shared_t):
+            if cache is not None:
+                cache.close()
+        self.shared = self.shared_t = None
 
     def _stop(self, sched, msg: str) -> None:
         if not self._resource_error:

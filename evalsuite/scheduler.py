@@ -131,13 +131,6 @@ class Scheduler:
                 return False
         return True
 
-    def submit_call(self, fn: Callable, *args: Any) -> Future:
-        """Run a plain call on the run's executor (after the tasks: a plot)."""
-        if self._ex is None:
-            self._ex = self._make()
-        self.used = True
-        return self._ex.submit(fn, *args)
-
     def _next(self) -> Any | None:
         """The next task to start. At most one suspect (a task that was running when a pool broke)
         runs at a time, beside tasks with a clean record: a second break then points at it, and
