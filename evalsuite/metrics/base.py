@@ -58,17 +58,16 @@ class MetricInfo:
         return self.outputs or (self.name,)
 
 
-def not_applicable_reason(info: MetricInfo, category: str | None = None, *,
-                          waveform_coded: bool = True) -> str | None:
-    """Why ``info``'s metric is meaningless for an item/condition, or None if it applies.
+def not_applicable_reason(info: MetricInfo, category: str | None = None, *, waveform_note: str = "") -> str | None:
+    """Why ``info``'s metric is meaningless for an item/condition, or None if it applies: the one
+    text a result row's error gives.
 
-    ``category`` is the item's category; ``waveform_coded`` is False for a condition whose
-    decoder rebuilds the phase (a parametric codec mode): declared by the codec, not guessed."""
+    ``category`` is the item's category; ``waveform_note`` is the codec's own statement that this
+    condition rebuilds the phase ('' when it codes the waveform): declared, not guessed."""
     if category is not None and info.applies_to is not None and category not in info.applies_to:
         return f"{info.name} applies to {', '.join(info.applies_to)} only, not {category}"
-    if info.waveform and not waveform_coded:
-        return (f"{info.name} compares waveforms (phase-sensitive); this condition rebuilds the "
-                "phase parametrically, so sample-wise differences are not coding error")
+    if info.waveform and waveform_note:
+        return f"{info.name} compares waveforms; {waveform_note}"
     return None
 
 
