@@ -9,7 +9,9 @@ draw (or the plots of a copy that died) is drawn here, where an error is raised 
 
 The copies are forked before anything is drawn and while no other thread of this run is working
 (the run's executors are closed by then), so no lock can be held in them by a thread they lack.
-Only where fork is the platform's safe default (Linux); elsewhere every plot is drawn here.
+Should a copy hang all the same (``runner.run`` called from a process with threads of its own),
+the copies are ended after ``timeout`` seconds on one plot and the rest is drawn here. Only
+where fork is the platform's safe default (Linux); elsewhere every plot is drawn here.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+#: seconds a copy may take for one plot before the copies are ended (a plot takes about 1 s)
+PLOT_TIMEOUT_S = 120.0
+
 
 def can_fork() -> bool:
     import multiprocessing as mp
@@ -25,7 +30,8 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
 
 
-def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], helpers: int = 0) -> None:
+def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], helpers: int = 0,
+             timeout: float = PLOT_TIMEOUT_S) -> None:
     """``draw(*job)`` for every job, each exactly once; ``helpers`` forked copies of this process
     draw beside it. ``draw`` and the jobs must pickle (a module-level function, plain data)."""
     todo = list(jobs)
@@ -57,7 +63,11 @@ def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], helpers: int = 0) 
         def helper() -> None:
             while (job := take()) is not None:
                 try:
-                    pool.submit(draw, *job).result()
+                    pool.submit(draw, *job).result(timeout=timeout)
+                except TimeoutError:
+                    with lock:
+                        failed.append(job)
+                    _end_copies(pool)  # the other helpers' plots fail too and are drawn here
                 except Exception:  # noqa: BLE001 - drawn here instead (also a copy that died)
                     with lock:
                         failed.append(job)
@@ -75,3 +85,11 @@ def draw_all(draw: Callable[..., Any], jobs: Sequence[tuple], helpers: int = 0) 
                 t.join()
     for job in failed:
         draw(*job)
+
+
+def _end_copies(pool) -> None:
+    for p in list(getattr(pool, "_processes", {}).values()):  # CPython's; the pool then breaks
+        try:
+            p.kill()
+        except (OSError, ValueError):  # already gone
+            pass

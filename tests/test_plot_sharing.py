@@ -1,7 +1,8 @@
 """Drawing the export's plots here and in forked copies of this process (evalsuite.plot_sharing):
 real processes, real files. Each plot is drawn exactly once; the copies share the work as soon
-as there are two plots; a plot a copy fails on, or the plots of a copy that dies, are drawn here;
-and a plot drawn in a copy is the same file, byte for byte, as one drawn here."""
+as there are two plots; a plot a copy fails on, the plots of a copy that dies, and one a copy
+hangs on (the copies are then ended) are drawn here; and a plot drawn in a copy is the same
+file, byte for byte, as one drawn here."""
 from __future__ import annotations
 
 import math
@@ -25,6 +26,8 @@ def _draw(out: Path, name: str, parent: int, seconds: float = 0.05) -> None:
         raise RuntimeError("cannot draw this one in a copy")
     if not here and name.startswith("die"):
         os._exit(3)  # the copy is killed mid-plot
+    if not here and name.startswith("hang"):
+        time.sleep(600)  # a copy stuck (e.g. on a lock a thread held when it was forked)
     time.sleep(seconds)
     with open(out / name, "x") as f:
         f.write(str(os.getpid()))
@@ -63,6 +66,15 @@ def test_the_plots_of_a_copy_that_dies_are_drawn_here(tmp_path):
     draw_all(_draw, [(tmp_path, n, os.getpid()) for n in names], helpers=1)
     drawn = _drawn(tmp_path)
     assert sorted(drawn) == sorted(names) and drawn["die"] == os.getpid()
+
+
+def test_a_copy_that_hangs_is_ended_and_its_plot_drawn_here(tmp_path):
+    names = ["a", "b", "c", "hang"]
+    t0 = time.perf_counter()
+    draw_all(_draw, [(tmp_path, n, os.getpid()) for n in names], helpers=1, timeout=1.0)
+    drawn = _drawn(tmp_path)
+    assert sorted(drawn) == sorted(names) and drawn["hang"] == os.getpid()
+    assert time.perf_counter() - t0 < 30  # not the 600 s the copy would have taken
 
 
 def test_without_helpers_or_with_one_plot_nothing_is_forked(tmp_path):
