@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timed import timed  # this folder's (the script's own path comes first)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,22 +42,12 @@ def grid(items: int) -> list[str]:
             "--metrics", "pesq_wb,stoi,visqol_speech,si_sdr", "--no-anchors", "--no-progress", "--no-reuse"]
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def one(kind: str, items: int, workers: int, out: Path) -> tuple[float, float]:
     """(wall s, CPU s of the whole process tree) of one fresh `evalsuite run`."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    cmd = [sys.executable, "-m", "evalsuite", "run", *grid(items), *config(kind, workers), "--out", str(out)]
-    c0, t0 = _children_cpu(), time.perf_counter()
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
-    if p.returncode != 0:
-        sys.exit(f"{kind} run failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
-    return wall, cpu
+    return timed([[sys.executable, "-m", "evalsuite", "run", *grid(items), *config(kind, workers), "--out", str(out)]],
+                 env)
 
 
 def main() -> None:

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timed import timed  # this folder's (the script's own path comes first)
 
 REPO = Path(__file__).resolve().parents[1]
 #: the last commit before the issue-13 work (its "237 s")
@@ -40,21 +40,10 @@ METRICS = "pesq_wb,pesq_nb,stoi,estoi,visqol_audio,visqol_speech,si_sdr,mel_dist
 COMMAND = ["--codecs", "soundstream,opus", "--kbps", "3,6,12", "--metrics", METRICS, "--jobs", "2", "--no-progress"]
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def _evalsuite(code: Path, cache: Path, *args: str) -> tuple[float, float]:
     """(wall s, CPU s of the process tree) of one `python -m evalsuite ...` with ``code`` first on the path."""
     env = {**os.environ, "PYTHONPATH": str(code), "EVALSUITE_CACHE": str(cache)}
-    c0, t0 = _children_cpu(), time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "evalsuite", *args], cwd=code, env=env, capture_output=True,
-                       text=True, check=False)
-    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
-    if p.returncode != 0:
-        sys.exit(f"{code.name}: evalsuite {args[0]} failed ({p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
-    return wall, cpu
+    return timed([[sys.executable, "-m", "evalsuite", *args]], env, cwd=code)
 
 
 def _cold_cache(template: Path, dest: Path) -> Path:

@@ -25,27 +25,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timed import timed  # this folder's (the script's own path comes first)
 
 HERE = Path(__file__).resolve().parent
 GRID = ["--categories", "clean_speech", "--max-items", "8", "--codecs", "soundstream,opus", "--kbps", "6",
         "--metrics", "pesq_wb,stoi,visqol_speech,si_sdr", "--no-anchors", "--no-progress"]
 CONDS, METRICS = "soundstream@6,opus@6", "pesq_wb,stoi,visqol_speech,si_sdr"
 NEW_CODEC = "amr_nb"  # the codec added in figure 4 (6 kbps request: its 5.9 mode)
-
-
-def measure(cmds: list[list[str]], env: dict) -> tuple[float, float]:
-    """(wall, CPU) of commands started together (CPU summed, wall until the last ends)."""
-    t = time.perf_counter()
-    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
-    cpu = 0.0
-    for p in procs:
-        _, status, ru = os.wait4(p.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"benchmark command failed: {' '.join(cmds[procs.index(p)])}")
-        cpu += ru.ru_utime + ru.ru_stime
-    return time.perf_counter() - t, cpu
 
 
 def evalsuite(*args: str) -> list[str]:
@@ -77,7 +65,7 @@ def main() -> int:
     try:
         # the corpus prepared once (every command below finds it in the cache), values checked
         ref = work / "ref"
-        measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out", str(ref))], env)
+        timed([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out", str(ref))], env)
         import pandas as pd
 
         out = subprocess.run(plain(ref), env=env, capture_output=True, text=True, check=True).stdout
@@ -95,25 +83,25 @@ def main() -> int:
         runs = iter(range(10**6))
         # 1. one worker
         if "1" in sections or "3" in sections:
-            p1 = pairs(lambda i: measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
-                                                    str(work / f"j1_{next(runs)}"))], env),
-                       lambda i: measure([plain(ref)], env), n)
+            p1 = pairs(lambda i: timed([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
+                                                  str(work / f"j1_{next(runs)}"))], env),
+                       lambda i: timed([plain(ref)], env), n)
             res["engine_vs_plain_cpu"] = med([a[1] / b[1] for a, b in p1])
             res["engine_vs_plain_wall"] = med([a[0] / b[0] for a, b in p1])
             res["engine_cpu_s"], res["plain_cpu_s"] = med([a[1] for a, _ in p1]), med([b[1] for _, b in p1])
         # 2. a second worker, beside the plain script as two processes
         if "2" in sections:
-            p2 = pairs(lambda i: measure([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
-                                                    str(work / f"s1_{next(runs)}"))], env),
-                       lambda i: measure([evalsuite(*GRID, "--jobs", "2", "--no-reuse", "--out",
-                                                    str(work / f"s2_{next(runs)}"))], env), n)
+            p2 = pairs(lambda i: timed([evalsuite(*GRID, "--jobs", "1", "--no-reuse", "--out",
+                                                  str(work / f"s1_{next(runs)}"))], env),
+                       lambda i: timed([evalsuite(*GRID, "--jobs", "2", "--no-reuse", "--out",
+                                                  str(work / f"s2_{next(runs)}"))], env), n)
             res["speedup_jobs2"] = med([a[0] / b[0] for a, b in p2])
-            p3 = pairs(lambda i: measure([plain(ref)], env),
-                       lambda i: measure([plain(ref, 2, 0), plain(ref, 2, 1)], env), n)
+            p3 = pairs(lambda i: timed([plain(ref)], env),
+                       lambda i: timed([plain(ref, 2, 0), plain(ref, 2, 1)], env), n)
             res["speedup_plain_2_processes"] = med([a[0] / b[0] for a, b in p3])
         # 3. no-op resume
         if "3" in sections:
-            noop = [measure([evalsuite(*GRID, "--jobs", "1", "--out", str(ref))], env) for _ in range(n)]
+            noop = [timed([evalsuite(*GRID, "--jobs", "1", "--out", str(ref))], env) for _ in range(n)]
             res["noop_resume_wall_s"] = med([w for w, _ in noop])
             res["noop_resume_share_of_cold"] = res["noop_resume_wall_s"] / med([a[0] for a, _ in p1])
         # 4. one more codec after the grid: only the new codec is paid for
@@ -124,22 +112,22 @@ def main() -> int:
             def first(i, cache):
                 shutil.copytree(work / "cache" / "prepared", cache / "prepared")
                 e = {**env, "EVALSUITE_CACHE": str(cache)}
-                measure([evalsuite(*GRID, "--jobs", "1", "--out", str(work / f"r_first_{i}"))], e)
+                timed([evalsuite(*GRID, "--jobs", "1", "--out", str(work / f"r_first_{i}"))], e)
                 return e
 
             def into_new_folder(i):
                 e = first(i, work / f"cache_r{i}")
-                return measure([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_more_{i}"))], e)
+                return timed([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_more_{i}"))], e)
 
             def into_same_folder(i):
                 e = first(i + 1000, work / f"cache_s{i}")
-                return measure([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_first_{i + 1000}"))], e)
+                return timed([evalsuite(*more, "--jobs", "1", "--out", str(work / f"r_first_{i + 1000}"))], e)
 
-            cold = lambda i: measure([evalsuite(*more, "--jobs", "1", "--no-reuse", "--out",  # noqa: E731
-                                                str(work / f"r_cold_{next(runs)}"))], env)  # a new folder each time
+            cold = lambda i: timed([evalsuite(*more, "--jobs", "1", "--no-reuse", "--out",  # noqa: E731
+                                              str(work / f"r_cold_{next(runs)}"))], env)  # a new folder each time
             p4 = pairs(into_new_folder, cold, n)
             p5 = pairs(into_same_folder, cold, n)
-            new_only = [measure([plain(ref, conds=f"{NEW_CODEC}@6")], env) for _ in range(n)]
+            new_only = [timed([plain(ref, conds=f"{NEW_CODEC}@6")], env) for _ in range(n)]
             res["one_more_codec_new_folder_vs_cold_cpu"] = med([a[1] / b[1] for a, b in p4])
             res["one_more_codec_same_folder_vs_cold_cpu"] = med([a[1] / b[1] for a, b in p5])
             res["one_more_codec_new_folder_cpu_s"] = med([a[1] for a, _ in p4])
